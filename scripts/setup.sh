@@ -6,8 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${GRAPHNET_VENV:-.venv}"
 PY="${PYTHON:-python3}"
-quiet_pip() { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 \
-    | grep -v -E "^WARNING: Location '.*' is ignored" || true; }
+quiet_pip() {
+    local log
+    log="$(mktemp)"
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >"$log" 2>&1; then
+        grep -v -E "^WARNING: Location '.*' is ignored" "$log" >&2
+        rm -f "$log"
+        echo "setup: pip install $* failed" >&2
+        return 1
+    fi
+    rm -f "$log"
+}
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating virtualenv $VENV"

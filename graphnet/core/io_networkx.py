@@ -1,0 +1,261 @@
+"""Convert between :class:`NeuronGraph` and networkx, losslessly, and export GraphML.
+
+``to_networkx`` writes a ``DiGraph`` keyed by neuron id with node attributes ``level``,
+``role``, ``activation``, ``bias``, ``born`` and the neuron's tags; edge attributes ``weight``,
+``id``, ``born``, ``lr`` and the edge's tags; graph attributes ``inputs``, ``outputs``,
+``next_neuron_id``, ``next_edge_id`` and ``step``. ``from_networkx`` reads all of these back,
+and takes any other networkx DAG by the rules in its docstring.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import GraphError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from .graph import NeuronGraph
+
+__all__ = ["to_networkx", "from_networkx", "write_graphml"]
+
+_NODE_KEYS = ("level", "role", "activation", "bias", "born")
+_EDGE_KEYS = ("weight", "id", "born", "lr")
+_SCALAR = (bool, int, float, str, np.integer, np.floating, np.bool_)
+
+
+def to_networkx(g: NeuronGraph) -> nx.DiGraph:
+    """A networkx ``DiGraph`` view of ``g``, nodes keyed by neuron id (a copy; edit ``g``).
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> G = gn.to_networkx(gn.mlp([2, 1], density=1.0, seed=0))
+    >>> sorted(G.edges()), G.nodes[2]["role"], G.graph["outputs"]
+    ([(0, 2), (1, 2)], 'output', [2])
+    """
+    import networkx as nx
+
+    from .vocab import ACTIVATIONS, ROLES
+
+    G = nx.DiGraph(inputs=g.inputs, outputs=g.outputs, next_neuron_id=g.next_neuron_id,
+                   next_edge_id=g.next_edge_id, step=int(g.step))
+    ids = g.neuron_ids
+    col = g._neurons.view
+    ntags = g._tags["neuron"]
+    G.add_nodes_from(
+        (n, {"level": lv, "role": ROLES[r], "activation": ACTIVATIONS[a], "bias": b, "born": bo,
+             **{k: t[n] for k, t in ntags.items() if n in t}})
+        for n, lv, r, a, b, bo in zip(ids.tolist(), col("level")[ids].tolist(), col("role")[ids].tolist(),
+                                      col("activation")[ids].tolist(), col("bias")[ids].tolist(),
+                                      col("born")[ids].tolist())
+    )
+    e = g._edges.view
+    etags = g._tags["edge"]
+    G.add_edges_from(
+        (s, d, {"weight": w, "id": i, "born": bo, "lr": lr, **{k: t[i] for k, t in etags.items() if i in t}})
+        for s, d, w, i, bo, lr in zip(e("src").tolist(), e("dst").tolist(), e("weight").tolist(),
+                                      e("id").tolist(), e("born").tolist(), e("lr").tolist())
+    )
+    return G
+
+
+def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
+    """Build a :class:`NeuronGraph` from a networkx DAG.
+
+    Rules:
+
+    * Nodes: integer labels in ``[0, 2**31)`` become the neuron ids. Otherwise ids are given in
+      node order and every label is kept as the neuron tag ``name`` (its ``str``).
+    * Roles: a ``role`` attribute wins; otherwise a node without in-edges is an input, one
+      without out-edges an output, the rest hidden. An isolated node is an input.
+    * Order: ``G.graph["inputs"]``/``["outputs"]`` if present, else ascending id.
+    * Levels: a ``level`` attribute on every node, or none (mixing is refused). Without it,
+      levels are longest-path depths from the inputs, outputs all on the top level; this is
+      O(V + E). Disconnected parts are layered the same way, side by side.
+    * Attributes: ``activation``, ``bias``, ``born`` on nodes; ``weight``, ``born``, ``lr``,
+      ``id`` on edges. An edge without ``weight`` gets a fan-in scaled initial weight drawn with
+      ``seed`` (never a constant). Other scalar attributes become tags.
+
+    Raises
+    ------
+    GraphError
+        If ``G`` is undirected, a multigraph, has a cycle (named), a NaN weight, a non-scalar
+        attribute, or attributes that break an invariant.
+
+    Examples
+    --------
+    >>> import networkx as nx, graphnet as gn
+    >>> g = gn.from_networkx(nx.DiGraph([("x", "h"), ("h", "y"), ("x", "y")]))
+    >>> g.inputs, g.outputs, g.tags("neuron", "name")
+    ([0], [2], {0: 'x', 1: 'h', 2: 'y'})
+    """
+    import networkx as nx
+
+    from .build import build_graph
+
+    if not isinstance(G, nx.DiGraph) or G.is_multigraph():
+        kind = type(G).__name__
+        raise GraphError(f"from_networkx needs a networkx DiGraph (a DAG), got {kind}")
+    nodes = list(G.nodes)
+    V, E = len(nodes), G.number_of_edges()
+    int_labels = all(type(n) in (int, np.int64, np.int32) and 0 <= n <= (1 << 31) - 1 for n in nodes)
+    adj = G._adj
+    if int_labels:
+        ids = np.fromiter(nodes, np.int64, V)
+        src = np.fromiter((u for u, nbrs in adj.items() for _ in nbrs), np.int64, E)
+        dst = np.fromiter((v for nbrs in adj.values() for v in nbrs), np.int64, E)
+        tags: dict[str, dict] = {"neuron": {}, "edge": {}}
+        key_of = None
+    else:
+        ids = np.arange(V, dtype=np.int64)
+        key_of = {n: i for i, n in enumerate(nodes)}
+        src = np.fromiter((key_of[u] for u, nbrs in adj.items() for _ in nbrs), np.int64, E)
+        dst = np.fromiter((key_of[v] for nbrs in adj.values() for v in nbrs), np.int64, E)
+        tags = {"neuron": {"name": {i: str(n) for i, n in enumerate(nodes)}}, "edge": {}}
+    node_attr = _columns(G.nodes(data=True), V, _NODE_KEYS, "node", ids, tags["neuron"], nodes)
+    edge_data = [d for nbrs in adj.values() for d in nbrs.values()]
+    edge_attr = _edge_columns(edge_data, src, dst)
+    for k in ("level",):
+        got = node_attr.get(k)
+        if got is not None and np.isnan(got).any():
+            n = nodes[int(np.flatnonzero(np.isnan(got))[0])]
+            raise GraphError(f"node {n!r} has no {k!r} while others do; give it on every node or on none")
+    if "id" in edge_attr and np.isnan(edge_attr["id"]).any():
+        raise GraphError("some edges carry an 'id' attribute and others do not")
+    etags = _extra_edge_tags(edge_data, edge_attr.get("id"))
+    if etags:
+        if "id" not in edge_attr:
+            edge_attr["id"] = np.arange(E, dtype=np.float64)
+            etags = _extra_edge_tags(edge_data, edge_attr["id"])
+        tags["edge"] = etags
+    g = build_graph(
+        ids, src, dst, weight=_fill(edge_attr.get("weight")), level=_opt_int(node_attr.get("level")),
+        role=node_attr.get("role"), activation=node_attr.get("activation"),
+        bias=_fill(node_attr.get("bias"), 0.0), born=_opt_int(node_attr.get("born"), 0),
+        edge_id=_opt_int(edge_attr.get("id")), edge_born=_opt_int(edge_attr.get("born"), 0),
+        lr=_fill(edge_attr.get("lr"), 1.0), inputs=_labels(G.graph.get("inputs"), key_of),
+        outputs=_labels(G.graph.get("outputs"), key_of), tags=tags,
+        next_edge=G.graph.get("next_edge_id"), next_neuron=G.graph.get("next_neuron_id"),
+        step=int(G.graph.get("step", 0)), seed=seed,
+    )
+    return g
+
+
+def _labels(given: Any, key_of: dict | None) -> list[int] | None:
+    if given is None:
+        return None
+    return [key_of[n] if key_of is not None else int(n) for n in given]
+
+
+def _fill(arr: np.ndarray | None, default: float | None = None) -> np.ndarray | None:
+    """Missing entries (NaN) take ``default``; with no default, missing weights are drawn."""
+    if arr is None:
+        return None
+    if default is None:
+        return None if np.isnan(arr).all() else _missing_weights(arr)
+    return np.where(np.isnan(arr), default, arr)
+
+
+def _missing_weights(arr: np.ndarray) -> np.ndarray:
+    if np.isnan(arr).any():
+        raise GraphError("some edges carry a 'weight' and others do not; give it on every edge or on none")
+    return arr
+
+
+def _opt_int(arr: np.ndarray | None, default: int | None = None) -> np.ndarray | None:
+    if arr is None:
+        return None
+    if default is not None:
+        arr = np.where(np.isnan(arr), default, arr)
+    return arr.astype(np.int64)
+
+
+def _columns(items, n: int, keys, what: str, ids: np.ndarray, tags: dict, labels: list) -> dict:
+    """Known attributes as arrays (NaN / None where missing); other scalars into ``tags``."""
+    out: dict[str, Any] = {}
+    numeric = {"level", "bias", "born"}
+    for i, (label, d) in enumerate(items):
+        for k, v in d.items():
+            if k in keys:
+                if k not in out:
+                    out[k] = np.full(n, np.nan) if k in numeric else [None] * n
+                if k in numeric and not isinstance(v, _SCALAR) or isinstance(v, str) and k in numeric:
+                    raise GraphError(f"{what} {label!r} has {k}={v!r}; expected a number")
+                out[k][i] = v
+            elif isinstance(v, _SCALAR):
+                tags.setdefault(k, {})[int(ids[i])] = v.item() if isinstance(v, np.generic) else v
+            else:
+                raise GraphError(f"{what} {label!r} attribute {k!r} is a {type(v).__name__}; only bool, int, "
+                                 f"float and str attributes are kept (drop it before converting)")
+    for k in ("role", "activation"):
+        if k in out:
+            missing = [labels[i] for i, v in enumerate(out[k]) if v is None]
+            if missing and k == "role":
+                raise GraphError(f"node {missing[0]!r} has no 'role' while others do; give it on every node or on none")
+            if missing:
+                out[k] = [v if v is not None else None for v in out[k]]
+                roles = out.get("role")
+                from .vocab import default_activation
+
+                out[k] = [v if v is not None else default_activation(roles[i] if roles else "hidden")
+                          for i, v in enumerate(out[k])]
+    return out
+
+
+def _edge_columns(edge_data: list[dict], src: np.ndarray, dst: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for k in _EDGE_KEYS:
+        vals = np.fromiter((d.get(k, np.nan) for d in edge_data), np.float64, len(edge_data))
+        if not np.isnan(vals).all() or (k == "weight" and vals.size and not np.isnan(vals).all()):
+            out[k] = vals
+    w = out.get("weight")
+    if w is not None:
+        present = np.array([("weight" in d) for d in edge_data]) if np.isnan(w).any() else None
+        if present is not None and present.all():
+            i = int(np.flatnonzero(np.isnan(w))[0])
+            raise GraphError(f"edge {src[i]}->{dst[i]} has weight nan; weights must be finite")
+    return out
+
+
+def _extra_edge_tags(edge_data: list[dict], ids: np.ndarray | None) -> dict:
+    tags: dict[str, dict] = {}
+    for j, d in enumerate(edge_data):
+        if len(d) <= len(_EDGE_KEYS) and all(k in _EDGE_KEYS for k in d):
+            continue
+        for k, v in d.items():
+            if k in _EDGE_KEYS:
+                continue
+            if not isinstance(v, _SCALAR):
+                raise GraphError(f"edge attribute {k!r} is a {type(v).__name__}; only bool, int, float and str "
+                                 "attributes are kept (drop it before converting)")
+            if ids is not None:
+                tags.setdefault(k, {})[int(ids[j])] = v.item() if isinstance(v, np.generic) else v
+    return tags
+
+
+def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
+    """Export ``g`` as GraphML (for Gephi, yEd, Cytoscape), written atomically. The input and
+    output order is stored as comma-separated graph attributes.
+
+    Examples
+    --------
+    >>> import graphnet as gn, tempfile, os, networkx as nx
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.graphml")
+    >>> gn.write_graphml(gn.mlp([3, 2], density=1.0, seed=0), path)
+    >>> nx.read_graphml(path).number_of_edges()
+    6
+    """
+    import networkx as nx
+
+    from .atomic import atomic_path
+
+    G = to_networkx(g)
+    for key in ("inputs", "outputs"):
+        G.graph[key] = ",".join(str(i) for i in G.graph[key])
+    with atomic_path(path) as tmp:
+        nx.write_graphml(G, tmp)
