@@ -6,7 +6,7 @@ compiled view of it, growth is an edit of it, analysis is a function of it.
 >>> import graphnet as gn
 >>> g = gn.mlp([784, 256, 10], density=0.01, seed=0)
 >>> g
-NeuronGraph(neurons=1050, edges=2263, levels=3)
+NeuronGraph(neurons=1050, edges=2033, levels=3)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 # Names served lazily from packages on higher floors, so that ``import compilers`` before
 # ``import graphnet`` works and importing graphnet stays light.
 _LAZY = {
-    "draw": "graphnet.draw",
+    "draw": "graphnet.drawing",
 }
 _LAZY_MODULES = ("compilers", "analysis")
 

@@ -133,7 +133,7 @@ def mlp(sizes: Sequence[int], density: float | Sequence[float] = 1.0, seed: int 
     >>> import graphnet as gn
     >>> g = gn.mlp([784, 256, 10], density=0.01, seed=0)
     >>> g.num_edges, g.num_levels
-    (2263, 3)
+    (2033, 3)
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:

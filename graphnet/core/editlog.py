@@ -56,7 +56,7 @@ class EditLog:
     Examples
     --------
     >>> import graphnet as gn
-    >>> g = gn.mlp([2, 2], density=1.0, seed=0)
+    >>> g = gn.mlp([2, 3, 2], density=1.0, seed=0)
     >>> _ = g.add_neuron(level=1, reason="widen")
     >>> [r.op for r in g.log], g.log[-1].reason
     (['add_neurons'], 'widen')
@@ -114,7 +114,7 @@ def replay(start: NeuronGraph, records: Iterable[EditRecord]) -> NeuronGraph:
     Examples
     --------
     >>> import graphnet as gn
-    >>> g0 = gn.mlp([3, 2], density=1.0, seed=0)
+    >>> g0 = gn.mlp([3, 4, 2], density=1.0, seed=0)
     >>> g = g0.copy()
     >>> _ = g.add_neuron(level=1)
     >>> g.remove_edge(0, 3)

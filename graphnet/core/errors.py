@@ -16,11 +16,11 @@ class GraphError(ValueError):
     Examples
     --------
     >>> import graphnet as gn
-    >>> g = gn.mlp([2, 2], density=1.0, seed=0)
-    >>> g.add_edge(2, 0)
+    >>> g = gn.mlp([2, 2, 2], density=1.0, seed=0)
+    >>> g.add_edge(2, 3)
     Traceback (most recent call last):
     ...
-    graphnet.core.errors.GraphError: edge 2->0 goes from level 1 to level 0; edges must rise ...
+    graphnet.core.errors.GraphError: edge 2->3 goes from level 1 to level 1; edges must rise ...
     """
 
 

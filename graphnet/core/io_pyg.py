@@ -48,8 +48,8 @@ def to_pyg(g: NeuronGraph) -> Data:
     --------
     >>> import graphnet as gn
     >>> data = gn.to_pyg(gn.mlp([3, 2], density=1.0, seed=0))
-    >>> data
-    Data(x=[5, 4], edge_index=[2, 6], edge_attr=[6, 1], ...)
+    >>> tuple(data.edge_index.shape), tuple(data.edge_attr.shape), tuple(data.x.shape)
+    ((2, 6), (6, 1), (5, 4))
     """
     import torch
     from torch_geometric.data import Data

@@ -108,7 +108,7 @@ def longest_path_levels(
         raise GraphError(f"edge {src[e]}->{dst[e]} ends at input {dst[e]}; inputs take no incoming edges")
     adj = sp.csr_array((np.ones(src.size, np.int8), (src, dst)), shape=(num, num))
     indptr, indices = adj.indptr, adj.indices.astype(np.int64, copy=False)
-    indeg = np.bincount(dst, minlength=num).astype(np.int64)
+    indeg = np.bincount(indices, minlength=num).astype(np.int64)  # duplicates counted once
     level = np.zeros(num, np.int64)
     frontier = np.flatnonzero(is_input)
     orphans = np.flatnonzero((indeg == 0) & ~is_input)
