@@ -49,15 +49,19 @@ def main(out_dir: Path) -> None:
     loaded = gn.load(path)
     assert loaded.equals(g) and len(loaded.log) == len(g.log)
     gn.write_graphml(g, out_dir / "quickstart.graphml")
-    print(f"\nround trips: networkx ok, PyG ok ({data.num_nodes} nodes, {data.num_edges} edges), "
-          f"HDF5 ok ({path.stat().st_size / 1024:.1f} KiB at {path}), GraphML written")
+    print(
+        f"\nround trips: networkx ok, PyG ok ({data.num_nodes} nodes, {data.num_edges} edges), "
+        f"HDF5 ok ({path.stat().st_size / 1024:.1f} KiB at {path}), GraphML written"
+    )
     print("\nfinal network:")
     print(g.summary())
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None, help="directory for the files (default: a temporary one)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="directory for the files (default: a temporary one)"
+    )
     args = parser.parse_args()
     if args.out is None:
         with tempfile.TemporaryDirectory() as tmp:

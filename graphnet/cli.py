@@ -1,8 +1,8 @@
 """The ``graphnet`` command.
 
-    graphnet info FILE        summary of a saved graph (neurons per level, edges, density)
-    graphnet check FILE       verify every invariant; exit 1 with the problem if one breaks
-    graphnet graphml FILE OUT export a saved graph to GraphML
+graphnet info FILE        summary of a saved graph (neurons per level, edges, density)
+graphnet check FILE       verify every invariant; exit 1 with the problem if one breaks
+graphnet graphml FILE OUT export a saved graph to GraphML
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="graphnet", description="Neural networks that grow their own structure.")
+    p = argparse.ArgumentParser(
+        prog="graphnet", description="Neural networks that grow their own structure."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print a summary of a saved graph")
     info.add_argument("file", help="an HDF5 graph written by graphnet.save")
@@ -45,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         print(f"{args.file}: {g!r}")
         print(g.summary())
-        print(f"edit log: {len(g.log)} records; next ids: neuron {g.next_neuron_id}, edge {g.next_edge_id}")
+        print(
+            f"edit log: {len(g.log)} records; next ids: neuron {g.next_neuron_id}, edge {g.next_edge_id}"
+        )
     elif args.command == "check":
         print(f"{args.file}: ok ({g!r})")  # load() already ran g.check()
     elif args.command == "graphml":

@@ -13,7 +13,9 @@ from .core.io_networkx import to_networkx
 __all__ = ["draw"]
 
 
-def draw(g: NeuronGraph, ax: Any = None, *, max_neurons: int = 2000, with_labels: bool | None = None) -> Any:
+def draw(
+    g: NeuronGraph, ax: Any = None, *, max_neurons: int = 2000, with_labels: bool | None = None
+) -> Any:
     """Draw ``g`` on a matplotlib axis (a new figure if ``ax`` is None) and return the axis.
 
     Neurons are placed in columns by level (inputs left, outputs right); edges are blue for
@@ -38,8 +40,10 @@ def draw(g: NeuronGraph, ax: Any = None, *, max_neurons: int = 2000, with_labels
     import networkx as nx
 
     if g.num_neurons > max_neurons:
-        raise GraphError(f"the graph has {g.num_neurons} neurons, more than max_neurons={max_neurons} "
-                         "that a drawing can show; draw a part of it or pass a larger max_neurons")
+        raise GraphError(
+            f"the graph has {g.num_neurons} neurons, more than max_neurons={max_neurons} "
+            "that a drawing can show; draw a part of it or pass a larger max_neurons"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(2 + 1.5 * max(g.num_levels, 1), 5))
     G = to_networkx(g)
@@ -51,8 +55,18 @@ def draw(g: NeuronGraph, ax: Any = None, *, max_neurons: int = 2000, with_labels
     role_color = {"input": "tab:green", "hidden": "lightgray", "output": "tab:orange"}
     node_colors = [role_color[G.nodes[n]["role"]] for n in G.nodes]
     labels = g.num_neurons <= 60 if with_labels is None else with_labels
-    nx.draw_networkx(G, pos, ax=ax, node_color=node_colors, edge_color=colors, width=widths,
-                     with_labels=labels, node_size=220 if labels else 40, font_size=7, arrows=False)
+    nx.draw_networkx(
+        G,
+        pos,
+        ax=ax,
+        node_color=node_colors,
+        edge_color=colors,
+        width=widths,
+        with_labels=labels,
+        node_size=220 if labels else 40,
+        font_size=7,
+        arrows=False,
+    )
     ax.set_title(repr(g), fontsize=9)
     ax.set_axis_off()
     return ax

@@ -11,8 +11,11 @@ import graphnet as gn
 
 
 @settings(max_examples=60, deadline=None)
-@given(sizes=st.lists(st.integers(1, 40), min_size=2, max_size=5),
-       density=st.floats(1e-4, 1.0), seed=st.integers(0, 2**20))
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=2, max_size=5),
+    density=st.floats(1e-4, 1.0),
+    seed=st.integers(0, 2**20),
+)
 def test_mlp_counts_and_coverage(sizes, density, seed):
     g = gn.mlp(sizes, density=density, seed=seed)
     g.check()
@@ -20,14 +23,14 @@ def test_mlp_counts_and_coverage(sizes, density, seed):
     level = g.neuron_attr("level")
     expect = sum(min(a * b, max(b, round(density * a * b))) for a, b in zip(sizes, sizes[1:]))
     assert src.size == expect
-    assert np.all(level[dst] == level[src] + 1)                      # MLP: consecutive levels only
+    assert np.all(level[dst] == level[src] + 1)  # MLP: consecutive levels only
     fed = np.bincount(dst, minlength=sum(sizes)) > 0
-    assert fed[sizes[0]:].all()                                      # every hidden/output neuron has an input
+    assert fed[sizes[0] :].all()  # every hidden/output neuron has an input
     keys = dst.astype(np.int64) * sum(sizes) + src
-    assert np.all(np.diff(keys) > 0)                                 # sorted by destination, then source; no duplicates
+    assert np.all(np.diff(keys) > 0)  # sorted by destination, then source; no duplicates
     fan_in = np.bincount(dst, minlength=sum(sizes))
     assert np.all(np.abs(w) <= 1 / np.sqrt(fan_in[dst]) + 1e-7)
-    assert g.equals(gn.mlp(sizes, density=density, seed=seed))        # same seed, same graph
+    assert g.equals(gn.mlp(sizes, density=density, seed=seed))  # same seed, same graph
 
 
 def test_mlp_samples_positions_uniformly():
@@ -48,14 +51,17 @@ def test_mlp_dense_and_per_pair_density():
     assert gn.mlp([5, 4, 3], seed=1).num_edges == 32
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(sizes=[3]), r"at least two levels"),
-    (dict(sizes=[3, 0, 2]), r"at least two levels of at least one neuron"),
-    (dict(sizes=[3, 2], density=0.0), r"density must lie in \(0, 1\], got 0.0"),
-    (dict(sizes=[3, 2], density=1.5), r"density must lie in \(0, 1\], got 1.5"),
-    (dict(sizes=[3, 2, 2], density=[0.5]), r"1 densities given for 2 level pairs"),
-    (dict(sizes=[3, 2], activation="nope"), r"unknown activation 'nope'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(sizes=[3]), r"at least two levels"),
+        (dict(sizes=[3, 0, 2]), r"at least two levels of at least one neuron"),
+        (dict(sizes=[3, 2], density=0.0), r"density must lie in \(0, 1\], got 0.0"),
+        (dict(sizes=[3, 2], density=1.5), r"density must lie in \(0, 1\], got 1.5"),
+        (dict(sizes=[3, 2, 2], density=[0.5]), r"1 densities given for 2 level pairs"),
+        (dict(sizes=[3, 2], activation="nope"), r"unknown activation 'nope'"),
+    ],
+)
 def test_mlp_bad_arguments(kwargs, message):
     with pytest.raises(gn.GraphError, match=message):
         gn.mlp(**kwargs)
@@ -94,7 +100,10 @@ def test_from_edges_missing_weights_are_seeded_and_scaled():
 
 
 def test_from_edges_bad_input():
-    with pytest.raises(gn.GraphError, match=r"the graph has a cycle: (1 -> 2 -> 3 -> 1|2 -> 3 -> 1 -> 2|3 -> 1 -> 2 -> 3)"):
+    with pytest.raises(
+        gn.GraphError,
+        match=r"the graph has a cycle: (1 -> 2 -> 3 -> 1|2 -> 3 -> 1 -> 2|3 -> 1 -> 2 -> 3)",
+    ):
         gn.from_edges([0, 1, 2, 3], [1, 2, 3, 1])
     with pytest.raises(gn.GraphError, match=r"edge 0->1 has weight nan"):
         gn.from_edges([0], [1], [np.nan])

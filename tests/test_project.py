@@ -12,9 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPORT_CHECK = ROOT.parent / "shared" / "tools" / "import_cycles.py"
 
 
-@pytest.mark.skipif(not IMPORT_CHECK.exists(), reason="../shared/tools/import_cycles.py is not beside this clone")
+@pytest.mark.skipif(
+    not IMPORT_CHECK.exists(), reason="../shared/tools/import_cycles.py is not beside this clone"
+)
 def test_import_floors_and_no_cycles():
-    out = subprocess.run([sys.executable, str(IMPORT_CHECK), str(ROOT)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(IMPORT_CHECK), str(ROOT)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout == ""
 
@@ -27,7 +31,9 @@ def test_import_floors_check_catches_a_violation(tmp_path):
     (tmp_path / "graphnet" / "__init__.py").write_text("")
     (tmp_path / "graphnet" / "core" / "__init__.py").write_text("import compilers\n")
     (tmp_path / "compilers" / "__init__.py").write_text("import graphnet.core\n")
-    out = subprocess.run([sys.executable, str(IMPORT_CHECK), str(tmp_path)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(IMPORT_CHECK), str(tmp_path)], capture_output=True, text=True
+    )
     assert out.returncode == 1 and "higher floor" in out.stdout
 
 
@@ -40,8 +46,21 @@ def test_any_package_imports_first(first):
 
 
 def test_public_api_names():
-    for name in ("NeuronGraph", "GraphError", "mlp", "from_networkx", "to_networkx", "from_pyg",
-                 "to_pyg", "save", "load", "draw", "replay", "from_edges", "write_graphml"):
+    for name in (
+        "NeuronGraph",
+        "GraphError",
+        "mlp",
+        "from_networkx",
+        "to_networkx",
+        "from_pyg",
+        "to_pyg",
+        "save",
+        "load",
+        "draw",
+        "replay",
+        "from_edges",
+        "write_graphml",
+    ):
         assert hasattr(gn, name), name
     assert issubclass(gn.GraphError, ValueError)
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
@@ -51,7 +70,9 @@ def test_public_api_names():
 def test_cli_info_check_and_errors(tmp_path):
     path = tmp_path / "net.h5"
     gn.save(gn.mlp([4, 3, 2], density=0.5, seed=0), path)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "graphnet.cli", *a], capture_output=True, text=True)  # noqa: E731
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "graphnet.cli", *a], capture_output=True, text=True
+    )  # noqa: E731
     info = run("info", str(path))
     assert info.returncode == 0 and "NeuronGraph(neurons=9, edges=9, levels=3)" in info.stdout
     assert "0 -> 1" in info.stdout
@@ -61,12 +82,19 @@ def test_cli_info_check_and_errors(tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_text("not a graph")
     out = run("info", str(bad))
-    assert out.returncode == 1 and out.stderr.startswith(f"graphnet: {bad}:") and "Traceback" not in out.stderr
+    assert (
+        out.returncode == 1
+        and out.stderr.startswith(f"graphnet: {bad}:")
+        and "Traceback" not in out.stderr
+    )
 
 
 def test_quickstart_runs_and_round_trips(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), "--out", str(tmp_path)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "round trips: networkx ok, PyG ok" in out.stdout
     assert gn.load(tmp_path / "quickstart.h5").num_neurons == 268

@@ -77,7 +77,9 @@ def _sample_block(rng, n_in: int, n_out: int, k: int, out_src, out_dst) -> None:
     rows = max(1, int(_CHUNK_EDGES // per_row))
     starts = np.arange(0, n_out, rows)
     sizes = np.minimum(rows, n_out - starts)
-    counts = rng.multivariate_hypergeometric(sizes.astype(np.int64) * free_per_row, extra, method="marginals")
+    counts = rng.multivariate_hypergeometric(
+        sizes.astype(np.int64) * free_per_row, extra, method="marginals"
+    )
     at = 0
     for r0, nr, c in zip(starts.tolist(), sizes.tolist(), counts.tolist()):
         local = _distinct_sorted(rng, nr * free_per_row, c)
@@ -94,8 +96,14 @@ def _sample_block(rng, n_in: int, n_out: int, k: int, out_src, out_dst) -> None:
         at += n
 
 
-def mlp(sizes: Sequence[int], density: float | Sequence[float] = 1.0, seed: int = 0,
-        activation: str = "relu", *, output_activation: str = "identity") -> NeuronGraph:
+def mlp(
+    sizes: Sequence[int],
+    density: float | Sequence[float] = 1.0,
+    seed: int = 0,
+    activation: str = "relu",
+    *,
+    output_activation: str = "identity",
+) -> NeuronGraph:
     """A random sparse multilayer perceptron: level ``i`` holds ``sizes[i]`` neurons.
 
     Sampling, per pair of consecutive levels with ``n_in`` sources and ``n_out`` destinations:
@@ -138,7 +146,11 @@ def mlp(sizes: Sequence[int], density: float | Sequence[float] = 1.0, seed: int 
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise GraphError(f"mlp needs at least two levels of at least one neuron, got sizes {sizes}")
-    dens = [float(density)] * (len(sizes) - 1) if np.ndim(density) == 0 else [float(d) for d in density]
+    dens = (
+        [float(density)] * (len(sizes) - 1)
+        if np.ndim(density) == 0
+        else [float(d) for d in density]
+    )
     if len(dens) != len(sizes) - 1:
         raise GraphError(f"{len(dens)} densities given for {len(sizes) - 1} level pairs")
     for d in dens:
@@ -150,8 +162,10 @@ def mlp(sizes: Sequence[int], density: float | Sequence[float] = 1.0, seed: int 
         raise GraphError(f"{total} neurons exceed the largest id {MAX_NEURON_ID}")
     rng = np.random.default_rng(seed)
     offsets = np.concatenate(([0], np.cumsum(sizes)))
-    ks = [min(n_in * n_out, max(n_out, round(d * n_in * n_out)))
-          for n_in, n_out, d in zip(sizes[:-1], sizes[1:], dens)]
+    ks = [
+        min(n_in * n_out, max(n_out, round(d * n_in * n_out)))
+        for n_in, n_out, d in zip(sizes[:-1], sizes[1:], dens)
+    ]
     src = np.empty(sum(ks), np.int64)
     dst = np.empty(sum(ks), np.int64)
     weight = np.empty(sum(ks), np.float32)
@@ -166,32 +180,56 @@ def mlp(sizes: Sequence[int], density: float | Sequence[float] = 1.0, seed: int 
     level = np.repeat(np.arange(len(sizes)), sizes)
     role = np.full(total, HIDDEN, np.int8)
     role[: sizes[0]] = INPUT
-    role[offsets[-2]:] = OUTPUT
+    role[offsets[-2] :] = OUTPUT
     act = np.full(total, hid, np.int8)
     act[: sizes[0]] = 0
-    act[offsets[-2]:] = out
+    act[offsets[-2] :] = out
     g = _assemble(
-        neurons={"level": level, "role": role, "activation": act, "bias": np.zeros(total, np.float32),
-                 "born": np.zeros(total, np.int64), "alive": np.ones(total, bool)},
-        edges={"id": np.arange(src.size, dtype=np.int64), "src": src, "dst": dst, "weight": weight,
-               "born": np.zeros(src.size, np.int64), "lr": np.ones(src.size, np.float32)},
-        inputs=list(range(sizes[0])), outputs=list(range(int(offsets[-2]), total)),
+        neurons={
+            "level": level,
+            "role": role,
+            "activation": act,
+            "bias": np.zeros(total, np.float32),
+            "born": np.zeros(total, np.int64),
+            "alive": np.ones(total, bool),
+        },
+        edges={
+            "id": np.arange(src.size, dtype=np.int64),
+            "src": src,
+            "dst": dst,
+            "weight": weight,
+            "born": np.zeros(src.size, np.int64),
+            "lr": np.ones(src.size, np.float32),
+        },
+        inputs=list(range(sizes[0])),
+        outputs=list(range(int(offsets[-2]), total)),
     )
     return g
 
 
-def _assemble(neurons: dict[str, np.ndarray], edges: dict[str, np.ndarray], inputs: list[int],
-              outputs: list[int], tags: dict | None = None, next_edge: int | None = None,
-              step: int = 0, check: bool = True) -> NeuronGraph:
+def _assemble(
+    neurons: dict[str, np.ndarray],
+    edges: dict[str, np.ndarray],
+    inputs: list[int],
+    outputs: list[int],
+    tags: dict | None = None,
+    next_edge: int | None = None,
+    step: int = 0,
+    check: bool = True,
+) -> NeuronGraph:
     """Build a graph straight from its arrays (neurons indexed by id) and check it."""
     g = NeuronGraph()
     g._neurons = Columns.from_arrays(NEURON_DTYPES, neurons)
     g._edges = Columns.from_arrays(EDGE_DTYPES, edges)
     g._inputs, g._outputs = list(inputs), list(outputs)
     if tags:
-        g._tags = {on: {k: dict(t) for k, t in tags.get(on, {}).items()} for on in ("neuron", "edge")}
+        g._tags = {
+            on: {k: dict(t) for k, t in tags.get(on, {}).items()} for on in ("neuron", "edge")
+        }
     ids = g._edges.view("id")
-    g._next_edge = int(next_edge) if next_edge is not None else (int(ids[-1]) + 1 if ids.size else 0)
+    g._next_edge = (
+        int(next_edge) if next_edge is not None else (int(ids[-1]) + 1 if ids.size else 0)
+    )
     g.step = int(step)
     if check:
         g.check()
@@ -205,7 +243,9 @@ def _codes(values: Any, vocab: tuple[str, ...], what: str, n: int) -> np.ndarray
     if arr.dtype.kind in "iu":
         bad = np.flatnonzero((arr < 0) | (arr >= len(vocab)))
         if bad.size:
-            raise GraphError(f"{what} code {int(arr[bad[0]])} is not one of 0..{len(vocab) - 1} ({', '.join(vocab)})")
+            raise GraphError(
+                f"{what} code {int(arr[bad[0]])} is not one of 0..{len(vocab) - 1} ({', '.join(vocab)})"
+            )
         return arr.astype(np.int8)
     lookup = {name: i for i, name in enumerate(vocab)}
     out = np.empty(n, np.int8)
@@ -216,38 +256,70 @@ def _codes(values: Any, vocab: tuple[str, ...], what: str, n: int) -> np.ndarray
     return out
 
 
-def build_graph(ids: np.ndarray, src: np.ndarray, dst: np.ndarray, *, weight: Any = None,
-                level: Any = None, role: Any = None, activation: Any = None, bias: Any = None,
-                born: Any = None, edge_id: Any = None, edge_born: Any = None, lr: Any = None,
-                inputs: Any = None, outputs: Any = None, tags: dict | None = None,
-                next_edge: int | None = None, next_neuron: int | None = None, step: int = 0,
-                seed: int = 0) -> NeuronGraph:
+def build_graph(
+    ids: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    *,
+    weight: Any = None,
+    level: Any = None,
+    role: Any = None,
+    activation: Any = None,
+    bias: Any = None,
+    born: Any = None,
+    edge_id: Any = None,
+    edge_born: Any = None,
+    lr: Any = None,
+    inputs: Any = None,
+    outputs: Any = None,
+    tags: dict | None = None,
+    next_edge: int | None = None,
+    next_neuron: int | None = None,
+    step: int = 0,
+    seed: int = 0,
+) -> NeuronGraph:
     """The engine behind :func:`from_edges`, ``from_networkx`` and ``from_pyg``: neuron ``ids``
     (any distinct non-negative ints), edges as id arrays, every attribute optional."""
     ids = np.asarray(ids, np.int64)
     n = ids.size
     src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
     if src.shape != dst.shape or src.ndim != 1:
-        raise GraphError(f"src and dst must be 1-d arrays of one length, got {src.shape} and {dst.shape}")
+        raise GraphError(
+            f"src and dst must be 1-d arrays of one length, got {src.shape} and {dst.shape}"
+        )
     if n and (ids.min() < 0 or ids.max() > MAX_NEURON_ID):
-        raise GraphError(f"neuron ids must lie in [0, {MAX_NEURON_ID}], got {int(ids.min())}..{int(ids.max())}")
+        raise GraphError(
+            f"neuron ids must lie in [0, {MAX_NEURON_ID}], got {int(ids.min())}..{int(ids.max())}"
+        )
     order = np.argsort(ids, kind="stable")
     sids = ids[order]
     if n > 1 and np.any(sids[1:] == sids[:-1]):
-        raise GraphError(f"neuron {int(sids[np.flatnonzero(sids[1:] == sids[:-1])[0]])} is given twice")
+        raise GraphError(
+            f"neuron {int(sids[np.flatnonzero(sids[1:] == sids[:-1])[0]])} is given twice"
+        )
     sp_, dp_ = np.searchsorted(sids, src), np.searchsorted(sids, dst)
     for arr, p in ((src, sp_), (dst, dp_)):
-        bad = np.flatnonzero((p >= n) | (sids[np.minimum(p, max(n - 1, 0))] != arr)) if n else np.arange(arr.size)
+        bad = (
+            np.flatnonzero((p >= n) | (sids[np.minimum(p, max(n - 1, 0))] != arr))
+            if n
+            else np.arange(arr.size)
+        )
         if bad.size:
-            raise GraphError(f"edge {int(src[bad[0]])}->{int(dst[bad[0]])}: unknown neuron {int(arr[bad[0]])}")
-    spos, dpos = order[sp_], order[dp_]            # positions in the caller's ``ids`` order
+            raise GraphError(
+                f"edge {int(src[bad[0]])}->{int(dst[bad[0]])}: unknown neuron {int(arr[bad[0]])}"
+            )
+    spos, dpos = order[sp_], order[dp_]  # positions in the caller's ``ids`` order
     if role is None:
         has_in = np.bincount(dpos, minlength=n) > 0
         has_out = np.bincount(spos, minlength=n) > 0
         rc = np.where(~has_in, INPUT, np.where(~has_out, OUTPUT, HIDDEN)).astype(np.int8)
     else:
         rc = _codes(role, ROLES, "role", n)
-    pos_of = {int(i): p for p, i in enumerate(ids.tolist())} if (inputs is not None or outputs is not None) else None
+    pos_of = (
+        {int(i): p for p, i in enumerate(ids.tolist())}
+        if (inputs is not None or outputs is not None)
+        else None
+    )
     io = {}
     for name, given, code in (("inputs", inputs, INPUT), ("outputs", outputs, OUTPUT)):
         if given is None:
@@ -283,21 +355,39 @@ def build_graph(ids: np.ndarray, src: np.ndarray, dst: np.ndarray, *, weight: An
         bad = np.flatnonzero(~np.isfinite(w))
         if bad.size:
             i = int(bad[0])
-            raise GraphError(f"edge {int(src[i])}->{int(dst[i])} has weight {w[i]}; weights must be finite")
+            raise GraphError(
+                f"edge {int(src[i])}->{int(dst[i])} has weight {w[i]}; weights must be finite"
+            )
     size = max(int(ids.max()) + 1 if n else 0, int(next_neuron or 0))
     dense = lambda vals, dt, fill: _scatter(size, ids, vals, dt, fill)  # noqa: E731
     eid = np.arange(src.size, dtype=np.int64) if edge_id is None else np.asarray(edge_id, np.int64)
-    eorder = np.argsort(eid, kind="stable") if eid.size > 1 and np.any(eid[1:] <= eid[:-1]) else None
+    eorder = (
+        np.argsort(eid, kind="stable") if eid.size > 1 and np.any(eid[1:] <= eid[:-1]) else None
+    )
     pick = (lambda a: a) if eorder is None else (lambda a: np.asarray(a)[eorder])  # noqa: E731
     full = lambda v, fill, m: np.full(m, fill) if v is None else np.asarray(v)  # noqa: E731
     return _assemble(
-        neurons={"level": dense(lv, np.int64, 0), "role": dense(rc, np.int8, 1),
-                 "activation": dense(act, np.int8, 0),
-                 "bias": dense(full(bias, 0.0, n), np.float32, 0),
-                 "born": dense(full(born, 0, n), np.int64, 0), "alive": dense(np.ones(n, bool), bool, False)},
-        edges={"id": pick(eid), "src": pick(src), "dst": pick(dst), "weight": pick(w),
-               "born": pick(full(edge_born, 0, src.size)), "lr": pick(full(lr, 1.0, src.size))},
-        inputs=io["inputs"], outputs=io["outputs"], tags=tags, next_edge=next_edge, step=step,
+        neurons={
+            "level": dense(lv, np.int64, 0),
+            "role": dense(rc, np.int8, 1),
+            "activation": dense(act, np.int8, 0),
+            "bias": dense(full(bias, 0.0, n), np.float32, 0),
+            "born": dense(full(born, 0, n), np.int64, 0),
+            "alive": dense(np.ones(n, bool), bool, False),
+        },
+        edges={
+            "id": pick(eid),
+            "src": pick(src),
+            "dst": pick(dst),
+            "weight": pick(w),
+            "born": pick(full(edge_born, 0, src.size)),
+            "lr": pick(full(lr, 1.0, src.size)),
+        },
+        inputs=io["inputs"],
+        outputs=io["outputs"],
+        tags=tags,
+        next_edge=next_edge,
+        step=step,
     )
 
 
@@ -307,9 +397,20 @@ def _scatter(size: int, ids: np.ndarray, vals: np.ndarray, dtype, fill) -> np.nd
     return out
 
 
-def from_edges(src: Any, dst: Any, weight: Any = None, *, num_neurons: int | None = None,
-               level: Any = None, role: Any = None, activation: Any = None, bias: Any = None,
-               inputs: Any = None, outputs: Any = None, seed: int = 0) -> NeuronGraph:
+def from_edges(
+    src: Any,
+    dst: Any,
+    weight: Any = None,
+    *,
+    num_neurons: int | None = None,
+    level: Any = None,
+    role: Any = None,
+    activation: Any = None,
+    bias: Any = None,
+    inputs: Any = None,
+    outputs: Any = None,
+    seed: int = 0,
+) -> NeuronGraph:
     """Build a graph from edge arrays; neurons are ``0..num_neurons-1``.
 
     Rules for what is not given: a neuron with no incoming edge is an input, one with no
@@ -338,5 +439,16 @@ def from_edges(src: Any, dst: Any, weight: Any = None, *, num_neurons: int | Non
     num = top if num_neurons is None else int(num_neurons)
     if num < top:
         raise GraphError(f"num_neurons={num} but the edges name neuron {top - 1}")
-    return build_graph(np.arange(num), src, dst, weight=weight, level=level, role=role,
-                       activation=activation, bias=bias, inputs=inputs, outputs=outputs, seed=seed)
+    return build_graph(
+        np.arange(num),
+        src,
+        dst,
+        weight=weight,
+        level=level,
+        role=role,
+        activation=activation,
+        bias=bias,
+        inputs=inputs,
+        outputs=outputs,
+        seed=seed,
+    )

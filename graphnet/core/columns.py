@@ -78,9 +78,12 @@ class Columns:
         out = cls(dtypes, 0)
         sizes = {np.size(a) for a in arrays.values()}
         if len(sizes) != 1:
-            raise ValueError(f"columns differ in length: { {k: np.size(a) for k, a in arrays.items()} }")
+            raise ValueError(
+                f"columns differ in length: { {k: np.size(a) for k, a in arrays.items()} }"
+            )
         out._data = {
-            name: np.ascontiguousarray(arrays[name], dtype=out._dtypes[name]) for name in out._dtypes
+            name: np.ascontiguousarray(arrays[name], dtype=out._dtypes[name])
+            for name in out._dtypes
         }
         out._size = sizes.pop()
         return out

@@ -44,9 +44,11 @@ class GraphSummary:
         return self.num_edges / possible if possible else 0.0
 
     def __str__(self) -> str:
-        lines = [f"NeuronGraph: {self.num_neurons} neurons ({self.num_inputs} inputs, "
-                 f"{self.num_outputs} outputs), {self.num_edges} edges, density {self.density:.4g}",
-                 "  level  neurons"]
+        lines = [
+            f"NeuronGraph: {self.num_neurons} neurons ({self.num_inputs} inputs, "
+            f"{self.num_outputs} outputs), {self.num_edges} edges, density {self.density:.4g}",
+            "  level  neurons",
+        ]
         lines += [f"  {lv:>5}  {cnt:>7}" for lv, cnt in self.neurons_per_level.items()]
         if self.edges_per_pair:
             lines.append("  levels      edges   density")
@@ -70,8 +72,9 @@ def summarize(g: NeuronGraph) -> GraphSummary:
         for c in np.flatnonzero(cnt).tolist():
             pairs[(c // width, c % width)] = int(cnt[c])
     dens = {p: c / (per_level[p[0]] * per_level[p[1]]) for p, c in pairs.items()}
-    return GraphSummary(per_level, pairs, dens, int(ids.size), int(src.size),
-                        len(g._inputs), len(g._outputs))
+    return GraphSummary(
+        per_level, pairs, dens, int(ids.size), int(src.size), len(g._inputs), len(g._outputs)
+    )
 
 
 def first_difference(a: NeuronGraph, b: NeuronGraph) -> str | None:
@@ -80,8 +83,10 @@ def first_difference(a: NeuronGraph, b: NeuronGraph) -> str | None:
     if not np.array_equal(ia, ib):
         return f"neuron ids differ: {np.setxor1d(ia, ib)[:5].tolist()}"
     if a.next_neuron_id != b.next_neuron_id or a.next_edge_id != b.next_edge_id:
-        return (f"next ids differ: neurons {a.next_neuron_id} vs {b.next_neuron_id}, "
-                f"edges {a.next_edge_id} vs {b.next_edge_id}")
+        return (
+            f"next ids differ: neurons {a.next_neuron_id} vs {b.next_neuron_id}, "
+            f"edges {a.next_edge_id} vs {b.next_edge_id}"
+        )
     for name in ("level", "role", "activation", "bias", "born"):
         x, y = a._neurons.view(name)[ia], b._neurons.view(name)[ib]
         if not np.array_equal(x, y):

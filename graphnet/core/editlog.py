@@ -145,8 +145,12 @@ def _apply_add_neurons(g: NeuronGraph, r: EditRecord) -> np.ndarray:
 
     d = r.data
     return g.add_neurons(
-        len(d["ids"]), level=d["level"], role=d["role"],
-        activation=_names(d["activation"], ACTIVATIONS), bias=d["bias"], reason=r.reason,
+        len(d["ids"]),
+        level=d["level"],
+        role=d["role"],
+        activation=_names(d["activation"], ACTIVATIONS),
+        bias=d["bias"],
+        reason=r.reason,
     )
 
 
@@ -166,6 +170,8 @@ _APPLY = {
     "set_edge_attr": lambda g, r: g.set_edge_attr(
         r.data["name"], r.data["ids"], r.data["values"], reason=r.reason
     ),
-    "tag": lambda g, r: g.tag(r.data["on"], r.data["name"], r.data["ids"], r.data["value"], reason=r.reason),
+    "tag": lambda g, r: g.tag(
+        r.data["on"], r.data["name"], r.data["ids"], r.data["value"], reason=r.reason
+    ),
     "untag": lambda g, r: g.untag(r.data["on"], r.data["name"], r.data["ids"], reason=r.reason),
 }

@@ -21,14 +21,35 @@ from .editlog import EditLog
 from .errors import GraphError
 from .keyindex import MAX_NEURON_ID, KeyIndex, edge_keys
 from .levels import descendants_mask, plan_lift
-from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES, activation_code, default_activation, role_code
+from .vocab import (
+    ACTIVATIONS,
+    HIDDEN,
+    INPUT,
+    OUTPUT,
+    ROLES,
+    activation_code,
+    default_activation,
+    role_code,
+)
 
 __all__ = ["NeuronGraph", "NEURON_DTYPES", "EDGE_DTYPES"]
 
-NEURON_DTYPES = {"level": np.int64, "role": np.int8, "activation": np.int8,
-                 "bias": np.float32, "born": np.int64, "alive": np.bool_}
-EDGE_DTYPES = {"id": np.int64, "src": np.int64, "dst": np.int64,
-               "weight": np.float32, "born": np.int64, "lr": np.float32}
+NEURON_DTYPES = {
+    "level": np.int64,
+    "role": np.int8,
+    "activation": np.int8,
+    "bias": np.float32,
+    "born": np.int64,
+    "alive": np.bool_,
+}
+EDGE_DTYPES = {
+    "id": np.int64,
+    "src": np.int64,
+    "dst": np.int64,
+    "weight": np.float32,
+    "born": np.int64,
+    "lr": np.float32,
+}
 _NEURON_SETTABLE = ("bias", "activation", "born")
 _EDGE_SETTABLE = ("weight", "lr", "born")
 TagValue = bool | int | float | str
@@ -39,7 +60,9 @@ def _ids(x: Any, what: str) -> np.ndarray:
     if arr.size == 0:
         return np.empty(0, np.int64)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise GraphError(f"{what} must be a 1-d sequence of integer ids, got {arr.dtype} of shape {arr.shape}")
+        raise GraphError(
+            f"{what} must be a 1-d sequence of integer ids, got {arr.dtype} of shape {arr.shape}"
+        )
     return arr.astype(np.int64, copy=False)
 
 
@@ -138,7 +161,9 @@ class NeuronGraph:
         [0, 0, 1, 1, 1, 2]
         """
         if name not in NEURON_DTYPES or name == "alive":
-            raise GraphError(f"unknown neuron attribute {name!r}; expected one of {', '.join(list(NEURON_DTYPES)[:-1])}")
+            raise GraphError(
+                f"unknown neuron attribute {name!r}; expected one of {', '.join(list(NEURON_DTYPES)[:-1])}"
+            )
         ids = self.neuron_ids if ids is None else self._live_neurons(_ids(ids, "ids"))
         return self._neurons.view(name)[ids]
 
@@ -153,9 +178,14 @@ class NeuronGraph:
         """
         n = int(self._live_neurons(_ids(n, "neuron"))[0])
         col = self._neurons.view
-        out = {"id": n, "level": int(col("level")[n]), "role": ROLES[col("role")[n]],
-               "activation": ACTIVATIONS[col("activation")[n]], "bias": float(col("bias")[n]),
-               "born": int(col("born")[n])}
+        out = {
+            "id": n,
+            "level": int(col("level")[n]),
+            "role": ROLES[col("role")[n]],
+            "activation": ACTIVATIONS[col("activation")[n]],
+            "bias": float(col("bias")[n]),
+            "born": int(col("born")[n]),
+        }
         out.update({k: t[n] for k, t in self._tags["neuron"].items() if n in t})
         return out
 
@@ -170,7 +200,9 @@ class NeuronGraph:
         [0, 1]
         """
         if name not in EDGE_DTYPES:
-            raise GraphError(f"unknown edge attribute {name!r}; expected one of {', '.join(EDGE_DTYPES)}")
+            raise GraphError(
+                f"unknown edge attribute {name!r}; expected one of {', '.join(EDGE_DTYPES)}"
+            )
         return self._edges.view(name)
 
     def edge_list(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,7 +229,9 @@ class NeuronGraph:
         """
         src, dst = _ids(src, "src"), _ids(dst, "dst")
         pos = self._key_index().lookup(edge_keys(src, dst))
-        return np.where(pos >= 0, self._edges.view("id")[np.maximum(pos, 0)] if len(self._edges) else -1, -1)
+        return np.where(
+            pos >= 0, self._edges.view("id")[np.maximum(pos, 0)] if len(self._edges) else -1, -1
+        )
 
     def has_edge(self, src: int, dst: int) -> bool:
         """Whether the edge ``src->dst`` exists."""
@@ -221,8 +255,15 @@ class NeuronGraph:
         return sorted(self._tag_table(on))
 
     # ------------------------------------------------------------------ editing
-    def add_neuron(self, level: int | None = None, role: str = "hidden", activation: str | None = None,
-                   bias: float = 0.0, *, reason: str = "") -> int:
+    def add_neuron(
+        self,
+        level: int | None = None,
+        role: str = "hidden",
+        activation: str | None = None,
+        bias: float = 0.0,
+        *,
+        reason: str = "",
+    ) -> int:
         """Add one neuron and return its id. See :meth:`add_neurons` for the rules.
 
         Examples
@@ -232,12 +273,22 @@ class NeuronGraph:
         >>> g.add_neuron(level=1, activation="tanh")
         6
         """
-        return int(self.add_neurons(1, level=level, role=role, activation=activation,
-                                    bias=bias, reason=reason)[0])
+        return int(
+            self.add_neurons(
+                1, level=level, role=role, activation=activation, bias=bias, reason=reason
+            )[0]
+        )
 
-    def add_neurons(self, count: int, *, level: Any = None, role: str = "hidden",
-                    activation: str | Sequence[str] | None = None, bias: Any = 0.0,
-                    reason: str = "") -> np.ndarray:
+    def add_neurons(
+        self,
+        count: int,
+        *,
+        level: Any = None,
+        role: str = "hidden",
+        activation: str | Sequence[str] | None = None,
+        bias: Any = 0.0,
+        reason: str = "",
+    ) -> np.ndarray:
         """Add ``count`` neurons of one role; return their new ids.
 
         Inputs sit on level 0 (identity, bias 0) and are appended to ``g.inputs``. Outputs share
@@ -271,19 +322,47 @@ class NeuronGraph:
         start = self.next_neuron_id
         validate.check_finite(lambda i: f"new neuron {start + i}", bias, "bias")
         if rc == INPUT and (np.any(acts != 0) or np.any(bias != 0)):
-            raise GraphError("input neurons take activation 'identity' and bias 0: they pass the input through")
+            raise GraphError(
+                "input neurons take activation 'identity' and bias 0: they pass the input through"
+            )
         if start + count - 1 > MAX_NEURON_ID:
             raise GraphError(f"neuron ids would pass the largest id {MAX_NEURON_ID}")
         ids = np.arange(start, start + count, dtype=np.int64)
-        self._neurons.append({"level": level, "role": rc, "activation": acts, "bias": bias,
-                              "born": self.step, "alive": True})
-        (self._inputs if rc == INPUT else self._outputs if rc == OUTPUT else []).extend(ids.tolist())
-        self.log.append("add_neurons", self.step, reason, ids=ids, level=level, role=role,
-                        activation=acts, bias=bias)
+        self._neurons.append(
+            {
+                "level": level,
+                "role": rc,
+                "activation": acts,
+                "bias": bias,
+                "born": self.step,
+                "alive": True,
+            }
+        )
+        (self._inputs if rc == INPUT else self._outputs if rc == OUTPUT else []).extend(
+            ids.tolist()
+        )
+        self.log.append(
+            "add_neurons",
+            self.step,
+            reason,
+            ids=ids,
+            level=level,
+            role=role,
+            activation=acts,
+            bias=bias,
+        )
         return ids
 
-    def add_edge(self, src: int, dst: int, weight: float = 0.0, *, lr: float = 1.0,
-                 lift: bool = False, reason: str = "") -> int:
+    def add_edge(
+        self,
+        src: int,
+        dst: int,
+        weight: float = 0.0,
+        *,
+        lr: float = 1.0,
+        lift: bool = False,
+        reason: str = "",
+    ) -> int:
         """Add one edge ``src->dst`` and return its id. See :meth:`add_edges`.
 
         Examples
@@ -295,8 +374,16 @@ class NeuronGraph:
         """
         return int(self.add_edges([src], [dst], [weight], lr=lr, lift=lift, reason=reason)[0])
 
-    def add_edges(self, src: Any, dst: Any, weight: Any = 0.0, *, lr: Any = 1.0,
-                  lift: bool = False, reason: str = "") -> np.ndarray:
+    def add_edges(
+        self,
+        src: Any,
+        dst: Any,
+        weight: Any = 0.0,
+        *,
+        lr: Any = 1.0,
+        lift: bool = False,
+        reason: str = "",
+    ) -> np.ndarray:
         """Add edges ``src[i]->dst[i]`` in bulk; return their new ids.
 
         Duplicate edges are refused, not merged: an existing edge keeps its weight, which
@@ -330,12 +417,15 @@ class NeuronGraph:
         validate.check_rising(self, src, dst)
         first = len(self._edges)
         ids = np.arange(self._next_edge, self._next_edge + k, dtype=np.int64)
-        self._edges.append({"id": ids, "src": src, "dst": dst, "weight": weight,
-                            "born": self.step, "lr": lr})
+        self._edges.append(
+            {"id": ids, "src": src, "dst": dst, "weight": weight, "born": self.step, "lr": lr}
+        )
         self._next_edge += k
         if self._index is not None:
             self._index.insert(keys, np.arange(first, first + k, dtype=np.int64))
-        self.log.append("add_edges", self.step, reason, ids=ids, src=src, dst=dst, weight=weight, lr=lr)
+        self.log.append(
+            "add_edges", self.step, reason, ids=ids, src=src, dst=dst, weight=weight, lr=lr
+        )
         return ids
 
     def remove_edge(self, src: int, dst: int, *, reason: str = "") -> None:
@@ -370,8 +460,9 @@ class NeuronGraph:
         self._drop_edges(keep)
         self.log.append("remove_edges", self.step, reason, ids=ids)
 
-    def remove_neuron(self, n: int, *, cascade: bool = False, change_io: bool = False,
-                      reason: str = "") -> None:
+    def remove_neuron(
+        self, n: int, *, cascade: bool = False, change_io: bool = False, reason: str = ""
+    ) -> None:
         """Remove neuron ``n``. See :meth:`remove_neurons`.
 
         Examples
@@ -383,8 +474,9 @@ class NeuronGraph:
         """
         self.remove_neurons([n], cascade=cascade, change_io=change_io, reason=reason)
 
-    def remove_neurons(self, ids: Any, *, cascade: bool = False, change_io: bool = False,
-                       reason: str = "") -> None:
+    def remove_neurons(
+        self, ids: Any, *, cascade: bool = False, change_io: bool = False, reason: str = ""
+    ) -> None:
         """Remove neurons by id; their ids are retired, never reused.
 
         A neuron that still has edges is refused unless ``cascade=True`` (which removes them
@@ -403,12 +495,17 @@ class NeuronGraph:
         ids = self._live_neurons(_ids(ids, "neuron ids"), unique=True)
         role = self._neurons.view("role")[ids]
         if not change_io:
-            for code, lst, what in ((INPUT, self._inputs, "input"), (OUTPUT, self._outputs, "output")):
+            for code, lst, what in (
+                (INPUT, self._inputs, "input"),
+                (OUTPUT, self._outputs, "output"),
+            ):
                 hit = np.flatnonzero(role == code)
                 if hit.size:
                     n = int(ids[hit[0]])
-                    raise GraphError(f"neuron {n} is {what} {lst.index(n)} of {len(lst)}: removing it "
-                                     f"changes the model's {what} size; pass change_io=True")
+                    raise GraphError(
+                        f"neuron {n} is {what} {lst.index(n)} of {len(lst)}: removing it "
+                        f"changes the model's {what} size; pass change_io=True"
+                    )
         gone = np.zeros(self.next_neuron_id, bool)
         gone[ids] = True
         touch = gone[self._edges.view("src")] | gone[self._edges.view("dst")]
@@ -417,7 +514,9 @@ class NeuronGraph:
             e = int(np.flatnonzero(touch)[0])
             n = int(src[e]) if gone[src[e]] else int(dst[e])
             cnt = int(np.count_nonzero((src == n) | (dst == n)))
-            raise GraphError(f"neuron {n} still has {cnt} edges; pass cascade=True to remove them with it")
+            raise GraphError(
+                f"neuron {n} still has {cnt} edges; pass cascade=True to remove them with it"
+            )
         if touch.any():
             self._drop_edges(~touch)
         self._neurons.writable("alive")[ids] = False
@@ -426,8 +525,14 @@ class NeuronGraph:
                 table.pop(n, None)
         self._inputs = [n for n in self._inputs if not gone[n]]
         self._outputs = [n for n in self._outputs if not gone[n]]
-        self.log.append("remove_neurons", self.step, reason, ids=ids, cascade=bool(cascade),
-                        change_io=bool(change_io))
+        self.log.append(
+            "remove_neurons",
+            self.step,
+            reason,
+            ids=ids,
+            cascade=bool(cascade),
+            change_io=bool(change_io),
+        )
 
     def lift(self, neurons: Any, by: int = 1, *, reason: str = "") -> np.ndarray:
         """Raise ``neurons`` and all their descendants by ``by`` levels; return the ids that moved.
@@ -453,8 +558,15 @@ class NeuronGraph:
             raise GraphError(f"by must be an integer, got {by!r}")
         n = self._neurons
         e = self._edges
-        new = plan_lift(n.view("level"), n.view("role"), n.view("alive"), e.view("src"),
-                        e.view("dst"), neurons, int(by))
+        new = plan_lift(
+            n.view("level"),
+            n.view("role"),
+            n.view("alive"),
+            e.view("src"),
+            e.view("dst"),
+            neurons,
+            int(by),
+        )
         moved = np.flatnonzero(new != n.view("level"))
         n.writable("level")[:] = new
         self.log.append("lift", self.step, reason, ids=moved, neurons=neurons, by=int(by))
@@ -471,8 +583,10 @@ class NeuronGraph:
         'tanh'
         """
         if name not in _NEURON_SETTABLE:
-            raise GraphError(f"neuron attribute {name!r} cannot be set; settable: {', '.join(_NEURON_SETTABLE)} "
-                             "(levels change through lift)")
+            raise GraphError(
+                f"neuron attribute {name!r} cannot be set; settable: {', '.join(_NEURON_SETTABLE)} "
+                "(levels change through lift)"
+            )
         ids = self._live_neurons(_ids(ids, "neuron ids"))
         if name == "activation":
             vals = ([values] * ids.size) if isinstance(values, str) else list(values)
@@ -481,13 +595,23 @@ class NeuronGraph:
             arr = np.array([activation_code(v) for v in vals], np.int8)
         else:
             arr = _values(values, ids.size, NEURON_DTYPES[name], name)
-            validate.check_finite(lambda i: f"neuron {int(ids[i])}", arr, name, nonneg=name == "born")
+            validate.check_finite(
+                lambda i: f"neuron {int(ids[i])}", arr, name, nonneg=name == "born"
+            )
         bad = np.flatnonzero((self._neurons.view("role")[ids] == INPUT) & (arr != 0))
         if bad.size and name != "born":
-            raise GraphError(f"input neuron {int(ids[bad[0]])} keeps activation 'identity' and bias 0")
+            raise GraphError(
+                f"input neuron {int(ids[bad[0]])} keeps activation 'identity' and bias 0"
+            )
         self._neurons.writable(name)[ids] = arr
-        self.log.append("set_neuron_attr", self.step, reason, ids=ids, name=name, values=arr
-                        if name != "activation" else np.array([ACTIVATIONS[c] for c in arr]))
+        self.log.append(
+            "set_neuron_attr",
+            self.step,
+            reason,
+            ids=ids,
+            name=name,
+            values=arr if name != "activation" else np.array([ACTIVATIONS[c] for c in arr]),
+        )
 
     def set_edge_attr(self, name: str, ids: Any, values: Any, *, reason: str = "") -> None:
         """Set ``weight``, ``lr`` (learning-rate multiplier, >= 0) or ``born`` of edges by id.
@@ -500,13 +624,19 @@ class NeuronGraph:
         [0.5, -0.5]
         """
         if name not in _EDGE_SETTABLE:
-            raise GraphError(f"edge attribute {name!r} cannot be set; settable: {', '.join(_EDGE_SETTABLE)}")
+            raise GraphError(
+                f"edge attribute {name!r} cannot be set; settable: {', '.join(_EDGE_SETTABLE)}"
+            )
         ids = _ids(ids, "edge ids")
         pos = self._edge_positions(ids, unique=False)
         arr = _values(values, ids.size, EDGE_DTYPES[name], name)
         src, dst = self._edges.view("src"), self._edges.view("dst")
-        validate.check_finite(lambda i: validate.edge_name(int(src[pos[i]]), int(dst[pos[i]]), int(ids[i])),
-                              arr, name, nonneg=name != "weight")
+        validate.check_finite(
+            lambda i: validate.edge_name(int(src[pos[i]]), int(dst[pos[i]]), int(ids[i])),
+            arr,
+            name,
+            nonneg=name != "weight",
+        )
         self._edges.writable(name)[pos] = arr
         self.log.append("set_edge_attr", self.step, reason, ids=ids, name=name, values=arr)
 
@@ -528,8 +658,12 @@ class NeuronGraph:
             raise GraphError(f"{len(vals)} tag values given for {ids.size} ids")
         vals = [v.item() if isinstance(v, np.generic) else v for v in vals]
         for v in vals:
-            if not isinstance(v, (bool, int, float, str)) or (isinstance(v, float) and not np.isfinite(v)):
-                raise GraphError(f"tag {name!r} value {v!r} is not a finite bool, int, float or str")
+            if not isinstance(v, (bool, int, float, str)) or (
+                isinstance(v, float) and not np.isfinite(v)
+            ):
+                raise GraphError(
+                    f"tag {name!r} value {v!r} is not a finite bool, int, float or str"
+                )
         table.setdefault(str(name), {}).update(zip(ids.tolist(), vals))
         self.log.append("tag", self.step, reason, ids=ids, on=on, name=str(name), value=vals)
 
@@ -620,11 +754,17 @@ class NeuronGraph:
     def _edge_positions(self, ids: np.ndarray, unique: bool = True) -> np.ndarray:
         eid = self._edges.view("id")
         pos = np.searchsorted(eid, ids)
-        ok = (pos < eid.size) & (eid[np.minimum(pos, max(eid.size - 1, 0))] == ids) if eid.size else np.zeros(ids.size, bool)
+        ok = (
+            (pos < eid.size) & (eid[np.minimum(pos, max(eid.size - 1, 0))] == ids)
+            if eid.size
+            else np.zeros(ids.size, bool)
+        )
         bad = np.flatnonzero(~ok)
         if bad.size:
             e = int(ids[bad[0]])
-            raise GraphError(f"edge {e} was removed" if 0 <= e < self._next_edge else f"unknown edge {e}")
+            raise GraphError(
+                f"edge {e} was removed" if 0 <= e < self._next_edge else f"unknown edge {e}"
+            )
         if unique and ids.size > 1:
             s = np.sort(ids)
             twice = np.flatnonzero(s[1:] == s[:-1])
@@ -664,16 +804,24 @@ class NeuronGraph:
             raise GraphError(f"input neurons sit on level 0, got level {int(level[level != 0][0])}")
         if rc == HIDDEN and count:
             if level.min() < 1:
-                raise GraphError(f"hidden neurons sit on level 1 or above, got level {int(level.min())}")
+                raise GraphError(
+                    f"hidden neurons sit on level 1 or above, got level {int(level.min())}"
+                )
             if top is not None and level.max() >= top:
-                raise GraphError(f"a hidden neuron on level {int(level.max())} would not lie below the outputs "
-                                 f"(level {top}); lift the outputs first: g.lift(g.outputs)")
+                raise GraphError(
+                    f"a hidden neuron on level {int(level.max())} would not lie below the outputs "
+                    f"(level {top}); lift the outputs first: g.lift(g.outputs)"
+                )
         if rc == OUTPUT and count:
             if np.any(level != level[0]) or (top is not None and level[0] != top):
-                raise GraphError(f"outputs share the top level {top if top is not None else int(level[0])}; "
-                                 f"got level {int(level[level != (top if top is not None else level[0])][0])}")
+                raise GraphError(
+                    f"outputs share the top level {top if top is not None else int(level[0])}; "
+                    f"got level {int(level[level != (top if top is not None else level[0])][0])}"
+                )
             if level[0] <= hmax:
-                raise GraphError(f"outputs must lie above every hidden neuron (highest on level {hmax}); got level {int(level[0])}")
+                raise GraphError(
+                    f"outputs must lie above every hidden neuron (highest on level {hmax}); got level {int(level[0])}"
+                )
         return level
 
     def _lift_for(self, src: np.ndarray, dst: np.ndarray, reason: str) -> None:
@@ -689,10 +837,19 @@ class NeuronGraph:
                 break
             s, d = int(src[bad[0]]), int(dst[bad[0]])
             if descendants_mask(all_src, all_dst, level.size, np.array([d]))[s]:
-                raise GraphError(f"edge {s}->{d} would close a cycle: neuron {d} already reaches neuron {s}")
+                raise GraphError(
+                    f"edge {s}->{d} would close a cycle: neuron {d} already reaches neuron {s}"
+                )
             by = int(level[s] - level[d] + 1)
-            level = plan_lift(level, n.view("role"), n.view("alive"), e.view("src"), e.view("dst"),
-                              np.array([d]), by)
+            level = plan_lift(
+                level,
+                n.view("role"),
+                n.view("alive"),
+                e.view("src"),
+                e.view("dst"),
+                np.array([d]),
+                by,
+            )
             plans.append((d, by))
         else:
             raise GraphError("lifting for the new edges did not settle (internal error)")

@@ -22,7 +22,11 @@ def edge_keys(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     >>> edge_keys(np.array([0, 1]), np.array([2, 2])).tolist()
     [4294967296, 4294967297]
     """
-    return (np.asarray(dst, np.int64) << 31 | np.asarray(src, np.int64)) if len(src) else np.empty(0, np.int64)
+    return (
+        (np.asarray(dst, np.int64) << 31 | np.asarray(src, np.int64))
+        if len(src)
+        else np.empty(0, np.int64)
+    )
 
 
 class KeyIndex:
@@ -56,7 +60,11 @@ class KeyIndex:
         """Storage position of each key, -1 where absent."""
         at = np.searchsorted(self.keys, keys)
         at_c = np.minimum(at, max(self.keys.size - 1, 0))
-        hit = (at < self.keys.size) & (self.keys[at_c] == keys) if self.keys.size else np.zeros(len(keys), bool)
+        hit = (
+            (at < self.keys.size) & (self.keys[at_c] == keys)
+            if self.keys.size
+            else np.zeros(len(keys), bool)
+        )
         return np.where(hit, self.pos[at_c] if self.keys.size else -1, -1)
 
     def insert(self, keys: np.ndarray, pos: np.ndarray) -> None:

@@ -14,9 +14,7 @@ from .errors import GraphError
 __all__ = ["descendants_mask", "plan_lift", "longest_path_levels"]
 
 
-def descendants_mask(
-    src: np.ndarray, dst: np.ndarray, num: int, seeds: np.ndarray
-) -> np.ndarray:
+def descendants_mask(src: np.ndarray, dst: np.ndarray, num: int, seeds: np.ndarray) -> np.ndarray:
     """Boolean mask over ``num`` neuron ids: the ``seeds`` and everything reachable from them.
 
     One vectorised pass over the edges per step of path length; no Python loop per edge.
@@ -105,7 +103,9 @@ def longest_path_levels(
     fed = np.flatnonzero(is_input[dst]) if dst.size else np.empty(0, np.int64)
     if fed.size:
         e = int(fed[0])
-        raise GraphError(f"edge {src[e]}->{dst[e]} ends at input {dst[e]}; inputs take no incoming edges")
+        raise GraphError(
+            f"edge {src[e]}->{dst[e]} ends at input {dst[e]}; inputs take no incoming edges"
+        )
     adj = sp.csr_array((np.ones(src.size, np.int8), (src, dst)), shape=(num, num))
     indptr, indices = adj.indptr, adj.indices.astype(np.int64, copy=False)
     indeg = np.bincount(indices, minlength=num).astype(np.int64)  # duplicates counted once

@@ -18,7 +18,14 @@ from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES
 if TYPE_CHECKING:
     from .graph import NeuronGraph
 
-__all__ = ["check_graph", "check_known", "check_rising", "check_new_edges", "check_finite", "edge_name"]
+__all__ = [
+    "check_graph",
+    "check_known",
+    "check_rising",
+    "check_new_edges",
+    "check_finite",
+    "edge_name",
+]
 
 
 def edge_name(src: int, dst: int, e: int | None = None) -> str:
@@ -57,10 +64,14 @@ def check_known(
     role = n.view("role")
     bad = _first(role[dst] == INPUT)
     if bad is not None:
-        raise GraphError(f"{name(bad)} ends at input neuron {int(dst[bad])}; inputs take no incoming edges")
+        raise GraphError(
+            f"{name(bad)} ends at input neuron {int(dst[bad])}; inputs take no incoming edges"
+        )
     bad = _first(role[src] == OUTPUT)
     if bad is not None:
-        raise GraphError(f"{name(bad)} starts at output neuron {int(src[bad])}; outputs feed nothing")
+        raise GraphError(
+            f"{name(bad)} starts at output neuron {int(src[bad])}; outputs feed nothing"
+        )
 
 
 def check_rising(
@@ -78,7 +89,9 @@ def check_rising(
         )
 
 
-def check_finite(what: Callable[[int], str], values: np.ndarray, attr: str, nonneg: bool = False) -> None:
+def check_finite(
+    what: Callable[[int], str], values: np.ndarray, attr: str, nonneg: bool = False
+) -> None:
     """Raise if any value is NaN or infinite (or negative when ``nonneg``), naming its owner."""
     finite = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
     bad = _first(~finite | ((values < 0) if nonneg else False))
@@ -156,7 +169,9 @@ def _check_neurons(g, live, level, role, act, bias, born) -> None:
     check_finite(who, born[live], "born", nonneg=True)
     bad = _first((rl == INPUT) != (lv == 0))
     if bad is not None:
-        raise GraphError(f"{who(bad)} is {ROLES[rl[bad]]} on level {int(lv[bad])}; level 0 holds the inputs and only them")
+        raise GraphError(
+            f"{who(bad)} is {ROLES[rl[bad]]} on level {int(lv[bad])}; level 0 holds the inputs and only them"
+        )
     bad = _first((rl == INPUT) & ((ac != 0) | (bias[live] != 0)))
     if bad is not None:
         raise GraphError(f"input {who(bad)} must have activation 'identity' and bias 0")
@@ -165,10 +180,14 @@ def _check_neurons(g, live, level, role, act, bias, born) -> None:
         top = int(lv[outs].max())
         bad = _first(outs & (lv != top))
         if bad is not None:
-            raise GraphError(f"output {who(bad)} is on level {int(lv[bad])}, the other outputs on {top}; outputs share the top level")
+            raise GraphError(
+                f"output {who(bad)} is on level {int(lv[bad])}, the other outputs on {top}; outputs share the top level"
+            )
         bad = _first((rl == HIDDEN) & (lv >= top))
         if bad is not None:
-            raise GraphError(f"hidden {who(bad)} is on level {int(lv[bad])}, not below the outputs' level {top}")
+            raise GraphError(
+                f"hidden {who(bad)} is on level {int(lv[bad])}, not below the outputs' level {top}"
+            )
     for name, lst, code in (("inputs", g._inputs, INPUT), ("outputs", g._outputs, OUTPUT)):
         arr = np.asarray(lst, np.int64)
         want = live[rl == code]
@@ -178,7 +197,9 @@ def _check_neurons(g, live, level, role, act, bias, born) -> None:
         if not np.array_equal(srt, want):
             extra = np.setdiff1d(arr, want)[:3].tolist()
             missing = np.setdiff1d(want, arr)[:3].tolist()
-            raise GraphError(f"g.{name} disagrees with the neurons' roles: listed but not {name[:-1]} {extra}, {name[:-1]} but not listed {missing}")
+            raise GraphError(
+                f"g.{name} disagrees with the neurons' roles: listed but not {name[:-1]} {extra}, {name[:-1]} but not listed {missing}"
+            )
 
 
 def _check_index(g, keys, eid, src, dst) -> None:
@@ -190,7 +211,9 @@ def _check_index(g, keys, eid, src, dst) -> None:
     dup = idx.first_duplicate()
     if dup is not None:
         a, b = int(idx.pos[dup]), int(idx.pos[dup + 1])
-        raise GraphError(f"edge {int(eid[a])} and edge {int(eid[b])} both join {int(src[a])}->{int(dst[a])}; duplicate edges are refused")
+        raise GraphError(
+            f"edge {int(eid[a])} and edge {int(eid[b])} both join {int(src[a])}->{int(dst[a])}; duplicate edges are refused"
+        )
     if g._index is None:
         g._index = idx
 
@@ -198,13 +221,23 @@ def _check_index(g, keys, eid, src, dst) -> None:
 def _check_tags(g, alive, eid) -> None:
     for name, table in g._tags["neuron"].items():
         ids = np.fromiter(table.keys(), np.int64, len(table))
-        bad = _first((ids < 0) | (ids >= alive.size) | ~alive[np.clip(ids, 0, max(alive.size - 1, 0))]) if ids.size else None
+        bad = (
+            _first(
+                (ids < 0) | (ids >= alive.size) | ~alive[np.clip(ids, 0, max(alive.size - 1, 0))]
+            )
+            if ids.size
+            else None
+        )
         if bad is not None:
             raise GraphError(f"neuron tag {name!r} refers to missing neuron {int(ids[bad])}")
     for name, table in g._tags["edge"].items():
         ids = np.fromiter(table.keys(), np.int64, len(table))
         at = np.searchsorted(eid, ids)
-        ok = (at < eid.size) & (eid[np.minimum(at, max(eid.size - 1, 0))] == ids) if eid.size else np.zeros(ids.size, bool)
+        ok = (
+            (at < eid.size) & (eid[np.minimum(at, max(eid.size - 1, 0))] == ids)
+            if eid.size
+            else np.zeros(ids.size, bool)
+        )
         bad = _first(~ok)
         if bad is not None:
             raise GraphError(f"edge tag {name!r} refers to missing edge {int(ids[bad])}")
