@@ -3,7 +3,8 @@
 Imports no compiler and no analysis (see ARCHITECTURE.md, import floors).
 """
 
-from .build import from_edges, mlp
+from .assemble import from_edges
+from .build import mlp
 from .editlog import EditLog, EditRecord, replay
 from .errors import GraphError, GraphFileError
 from .graph import NeuronGraph

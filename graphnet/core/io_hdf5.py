@@ -128,7 +128,7 @@ def load(path: str | os.PathLike) -> NeuronGraph:
 
 
 def _read(f: Any, path: Path) -> NeuronGraph:
-    from .build import _assemble
+    from .assemble import assemble
 
     fmt = f.attrs.get("format")
     if fmt != FORMAT:
@@ -164,7 +164,7 @@ def _read(f: Any, path: Path) -> NeuronGraph:
     dense["alive"] = alive
     raw_tags = json.loads(f["tags"].attrs["json"])
     tags = {on: {k: {int(i): v for i, v in pairs} for k, pairs in raw_tags.get(on, {}).items()} for on in ("neuron", "edge")}
-    g = _assemble(dense, edges, f["io/inputs"][()].tolist(), f["io/outputs"][()].tolist(), tags=tags,
+    g = assemble(dense, edges, f["io/inputs"][()].tolist(), f["io/outputs"][()].tolist(), tags=tags,
                   next_edge=int(f.attrs["next_edge_id"]), step=int(f.attrs["step"]))
     g.log = _read_log(f["log"])
     return g

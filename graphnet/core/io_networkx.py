@@ -96,7 +96,7 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
     """
     import networkx as nx
 
-    from .build import build_graph
+    from .assemble import build_graph
 
     if not isinstance(G, nx.DiGraph) or G.is_multigraph():
         kind = type(G).__name__

@@ -116,7 +116,7 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
     >>> g.inputs, g.outputs
     ([0, 1], [2])
     """
-    from .build import build_graph
+    from .assemble import build_graph
 
     ei = _np(data, "edge_index")
     if ei is None or ei.ndim != 2 or ei.shape[0] != 2:

@@ -1,0 +1,67 @@
+"""Column dtypes of a neuron graph and the coercion of user arguments to arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import GraphError
+
+__all__ = ["NEURON_DTYPES", "EDGE_DTYPES", "TagValue", "as_ids", "as_values"]
+
+NEURON_DTYPES = {
+    "level": np.int64,
+    "role": np.int8,
+    "activation": np.int8,
+    "bias": np.float32,
+    "born": np.int64,
+    "alive": np.bool_,
+}
+EDGE_DTYPES = {
+    "id": np.int64,
+    "src": np.int64,
+    "dst": np.int64,
+    "weight": np.float32,
+    "born": np.int64,
+    "lr": np.float32,
+}
+TagValue = bool | int | float | str
+
+
+def as_ids(x: Any, what: str) -> np.ndarray:
+    """A 1-d int64 array of ids, or a GraphError naming ``what``.
+
+    Examples
+    --------
+    >>> as_ids(3, "neuron").tolist()
+    [3]
+    """
+    arr = np.atleast_1d(np.asarray(x))
+    if arr.size == 0:
+        return np.empty(0, np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise GraphError(
+            f"{what} must be a 1-d sequence of integer ids, got {arr.dtype} of shape {arr.shape}"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def as_values(x: Any, n: int, dtype: type, what: str) -> np.ndarray:
+    """``n`` values of ``dtype`` (a scalar is broadcast), or a GraphError naming ``what``.
+
+    Examples
+    --------
+    >>> as_values(0.5, 2, np.float32, "weight").tolist()
+    [0.5, 0.5]
+    """
+    try:
+        arr = np.asarray(x, dtype=np.float64 if dtype is not np.int64 else np.int64)
+    except (TypeError, ValueError):
+        raise GraphError(f"{what} must be numbers, got {type(x).__name__}") from None
+    if arr.ndim == 0:
+        arr = np.full(n, arr)
+    if arr.shape != (n,):
+        raise GraphError(f"{what} has shape {arr.shape}, expected ({n},)")
+    with np.errstate(over="ignore"):
+        return arr.astype(dtype)
