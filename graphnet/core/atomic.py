@@ -1,13 +1,16 @@
 """Atomic file writes: write a temporary file beside the target, flush, fsync, rename.
 
 A reader sees either the old file or the complete new one, never a half-written file, even if
-the process dies mid-write.
+the process dies mid-write. The file gets the permissions of the file it replaces, or for a new
+file the ones ``open()`` would give it (0o666 less the umask), not the private 0o600 of a
+temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +39,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, _mode_for(path))
         yield tmp
         with open(tmp, "rb+") as fh:
             fh.flush()
@@ -50,3 +54,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """Permission bits for the file written to ``path``."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

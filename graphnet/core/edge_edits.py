@@ -14,7 +14,7 @@ from . import validate
 from .errors import GraphError
 from .keyindex import KeyIndex, edge_keys
 from .levels import descendants_mask, plan_lift
-from .schema import EDGE_DTYPES, as_ids, as_values
+from .schema import EDGE_DTYPES, as_ids, as_values, forget_tags
 
 if TYPE_CHECKING:
     from .columns import Columns
@@ -194,9 +194,7 @@ class EdgeEdits:
             self._index.keep_rows(keep)
         self._edges.keep(keep)
         if dropped.size:
-            for table in self._tags["edge"].values():
-                for e in dropped.tolist() if len(table) else ():
-                    table.pop(e, None)
+            forget_tags(self._tags["edge"], dropped)
 
     def _key_index(self) -> KeyIndex:
         if self._index is None:

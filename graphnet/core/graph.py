@@ -225,7 +225,8 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
                 raise GraphError(
                     f"tag {name!r} value {v!r} is not a finite bool, int, float or str"
                 )
-        table.setdefault(str(name), {}).update(zip(ids.tolist(), vals))
+        if ids.size:
+            table.setdefault(str(name), {}).update(zip(ids.tolist(), vals))
         self.log.append("tag", self.step, reason, ids=ids, on=on, name=str(name), value=vals)
 
     def untag(self, on: str, name: str, ids: Any, *, reason: str = "") -> None:

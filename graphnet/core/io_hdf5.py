@@ -8,6 +8,8 @@ Format ``graphnet.NeuronGraph`` version 1, one file per graph::
     /io/{inputs,outputs}                              tensor order
     /tags                  attr "json": {"neuron": {name: [[id, value], ...]}, "edge": {...}}
     /log/NNNNNN            one group per edit record: attrs op, step, reason, and its data
+                           (a reason HDF5 cannot hold as a string, with a NUL or a lone
+                           surrogate, is stored JSON-escaped as attr reason_json instead)
 
 Every dataset carries a Fletcher-32 checksum, so flipped bytes are caught on load. Loading
 reads arrays and JSON only: it never unpickles or executes anything from the file.
@@ -84,7 +86,11 @@ def _save_log(group, log: EditLog) -> None:
     group.attrs["count"] = len(log)
     for i, rec in enumerate(log):
         r = group.create_group(f"{i:08d}")
-        r.attrs.update({"op": rec.op, "step": rec.step, "reason": rec.reason})
+        r.attrs.update({"op": rec.op, "step": rec.step})
+        if _plain_text(rec.reason):
+            r.attrs["reason"] = rec.reason
+        else:
+            r.attrs["reason_json"] = json.dumps(rec.reason)
         scalars = {}
         for key, val in rec.data.items():
             if isinstance(val, np.ndarray) and val.dtype.kind != "U":
@@ -92,6 +98,17 @@ def _save_log(group, log: EditLog) -> None:
             else:
                 scalars[key] = val.tolist() if isinstance(val, np.ndarray) else val
         r.attrs["scalars"] = json.dumps(scalars)
+
+
+def _plain_text(text: str) -> bool:
+    """Whether HDF5 can store ``text`` as a (NUL-terminated UTF-8) string attribute."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load(path: str | os.PathLike) -> NeuronGraph:
@@ -177,5 +194,9 @@ def _read_log(group) -> EditLog:
         data: dict[str, Any] = {k: r[k][()] for k in r.keys()}
         for k, v in json.loads(r.attrs["scalars"]).items():
             data[k] = np.asarray(v) if isinstance(v, list) and k in ("values",) else v
-        records.append(EditRecord(str(r.attrs["op"]), int(r.attrs["step"]), str(r.attrs["reason"]), data))
+        if "reason_json" in r.attrs:
+            reason = json.loads(r.attrs["reason_json"])
+        else:
+            reason = str(r.attrs["reason"])
+        records.append(EditRecord(str(r.attrs["op"]), int(r.attrs["step"]), reason, data))
     return EditLog(records)

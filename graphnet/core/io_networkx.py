@@ -9,7 +9,10 @@ and takes any other networkx DAG by the rules in its docstring.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +29,8 @@ __all__ = ["to_networkx", "from_networkx", "write_graphml"]
 _NODE_KEYS = ("level", "role", "activation", "bias", "born")
 _EDGE_KEYS = ("weight", "id", "born", "lr")
 _SCALAR = (bool, int, float, str, np.integer, np.floating, np.bool_)
+# Characters XML 1.0 (and so GraphML) cannot hold, not even escaped.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def to_networkx(g: NeuronGraph) -> nx.DiGraph:
@@ -42,6 +47,11 @@ def to_networkx(g: NeuronGraph) -> nx.DiGraph:
 
     from .vocab import ACTIVATIONS, ROLES
 
+    for on, what, reserved in (("neuron", "node", _NODE_KEYS), ("edge", "edge", _EDGE_KEYS)):
+        clash = sorted(set(g._tags[on]) & set(reserved))
+        if clash:
+            raise GraphError(f"{on} tag {clash[0]!r} has the name of a networkx {what} attribute that "
+                             f"to_networkx writes ({', '.join(reserved)}); rename the tag to convert")
     G = nx.DiGraph(inputs=g.inputs, outputs=g.outputs, next_neuron_id=g.next_neuron_id,
                    next_edge_id=g.next_edge_id, step=int(g.step))
     ids = g.neuron_ids
@@ -119,7 +129,13 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
         tags = {"neuron": {"name": {i: str(n) for i, n in enumerate(nodes)}}, "edge": {}}
     node_attr = _columns(G.nodes(data=True), V, _NODE_KEYS, "node", ids, tags["neuron"], nodes)
     edge_data = [d for nbrs in adj.values() for d in nbrs.values()]
-    edge_attr = _edge_columns(edge_data, src, dst)
+    edge_attr = _edge_columns(edge_data, G)
+    inputs = _labels(G.graph.get("inputs"), key_of)
+    outputs = _labels(G.graph.get("outputs"), key_of)
+    acts = node_attr.get("activation")
+    if acts is not None and any(a is None for a in acts):
+        node_attr["activation"] = _fill_activations(acts, node_attr.get("role"), ids, src, dst,
+                                                    (inputs or []) + (outputs or []))
     for k in ("level",):
         got = node_attr.get(k)
         if got is not None and np.isnan(got).any():
@@ -127,22 +143,26 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
             raise GraphError(f"node {n!r} has no {k!r} while others do; give it on every node or on none")
     if "id" in edge_attr and np.isnan(edge_attr["id"]).any():
         raise GraphError("some edges carry an 'id' attribute and others do not")
-    etags = _extra_edge_tags(edge_data, edge_attr.get("id"))
-    if etags:
-        if "id" not in edge_attr:
-            edge_attr["id"] = np.arange(E, dtype=np.float64)
-            etags = _extra_edge_tags(edge_data, edge_attr["id"])
-        tags["edge"] = etags
-    g = build_graph(
-        ids, src, dst, weight=_fill(edge_attr.get("weight")), level=_opt_int(node_attr.get("level")),
-        role=node_attr.get("role"), activation=node_attr.get("activation"),
-        bias=_fill(node_attr.get("bias"), 0.0), born=_opt_int(node_attr.get("born"), 0),
-        edge_id=_opt_int(edge_attr.get("id")), edge_born=_opt_int(edge_attr.get("born"), 0),
-        lr=_fill(edge_attr.get("lr"), 1.0), inputs=_labels(G.graph.get("inputs"), key_of),
-        outputs=_labels(G.graph.get("outputs"), key_of), tags=tags,
-        next_edge=G.graph.get("next_edge_id"), next_neuron=G.graph.get("next_neuron_id"),
-        step=int(G.graph.get("step", 0)), seed=seed,
-    )
+    # Without an 'id' attribute, edges get ids 0..E-1 in this order (see build_graph).
+    tags["edge"] = _extra_edge_tags(edge_data, edge_attr.get("id", np.arange(E)))
+    try:
+        g = build_graph(
+            ids, src, dst, weight=_fill(edge_attr.get("weight")),
+            level=_opt_int(node_attr.get("level")),
+            role=node_attr.get("role"), activation=node_attr.get("activation"),
+            bias=_fill(node_attr.get("bias"), 0.0), born=_opt_int(node_attr.get("born"), 0),
+            edge_id=_opt_int(edge_attr.get("id")), edge_born=_opt_int(edge_attr.get("born"), 0),
+            lr=_fill(edge_attr.get("lr"), 1.0), inputs=inputs, outputs=outputs, tags=tags,
+            next_edge=G.graph.get("next_edge_id"), next_neuron=G.graph.get("next_neuron_id"),
+            step=int(G.graph.get("step", 0)), seed=seed,
+        )
+    except GraphError as err:
+        # build_graph names neurons by id; name a cycle by the caller's node labels instead.
+        if not nx.is_directed_acyclic_graph(G):
+            cycle = nx.find_cycle(G)
+            path = " -> ".join(str(u) for u, _ in cycle) + f" -> {cycle[0][0]}"
+            raise GraphError(f"the graph has a cycle: {path}") from err
+        raise
     return g
 
 
@@ -184,41 +204,68 @@ def _columns(items, n: int, keys, what: str, ids: np.ndarray, tags: dict, labels
             if k in keys:
                 if k not in out:
                     out[k] = np.full(n, np.nan) if k in numeric else [None] * n
-                if k in numeric and not isinstance(v, _SCALAR) or isinstance(v, str) and k in numeric:
-                    raise GraphError(f"{what} {label!r} has {k}={v!r}; expected a number")
+                if k in numeric and not _finite_number(v, integral=k != "bias"):
+                    kind = "a finite number" if k == "bias" else "an integer"
+                    raise GraphError(f"{what} {label!r} has {k}={v!r}; expected {kind}")
                 out[k][i] = v
             elif isinstance(v, _SCALAR):
                 tags.setdefault(k, {})[int(ids[i])] = v.item() if isinstance(v, np.generic) else v
             else:
                 raise GraphError(f"{what} {label!r} attribute {k!r} is a {type(v).__name__}; only bool, int, "
                                  f"float and str attributes are kept (drop it before converting)")
-    for k in ("role", "activation"):
-        if k in out:
-            missing = [labels[i] for i, v in enumerate(out[k]) if v is None]
-            if missing and k == "role":
-                raise GraphError(f"node {missing[0]!r} has no 'role' while others do; give it on every node or on none")
-            if missing:
-                out[k] = [v if v is not None else None for v in out[k]]
-                roles = out.get("role")
-                from .vocab import default_activation
-
-                out[k] = [v if v is not None else default_activation(roles[i] if roles else "hidden")
-                          for i, v in enumerate(out[k])]
+    # A missing activation is filled in by from_networkx, once the roles are known.
+    if "role" in out:
+        missing = [labels[i] for i, v in enumerate(out["role"]) if v is None]
+        if missing:
+            raise GraphError(f"node {missing[0]!r} has no 'role' while others do; give it on every node or on none")
     return out
 
 
-def _edge_columns(edge_data: list[dict], src: np.ndarray, dst: np.ndarray) -> dict[str, np.ndarray]:
+def _finite_number(v: Any, integral: bool) -> bool:
+    if isinstance(v, str) or not isinstance(v, _SCALAR):
+        return False
+    if isinstance(v, (float, np.floating)):
+        return math.isfinite(v) and (not integral or float(v).is_integer())
+    return True
+
+
+def _fill_activations(acts: list, roles: list | None, ids: np.ndarray, src: np.ndarray,
+                      dst: np.ndarray, listed: list[int]) -> list:
+    """Missing activations take the default of the neuron's role. Without a ``role`` attribute
+    the role follows build_graph's rule: a node listed as input or output, or without an in- or
+    an out-edge, is not hidden."""
+    from .vocab import default_activation
+
+    if roles is None:
+        order = np.argsort(ids, kind="stable")
+        pos = lambda x: order[np.searchsorted(ids[order], np.asarray(x, np.int64))]  # noqa: E731
+        has_in = np.bincount(pos(dst), minlength=ids.size) > 0
+        hidden = has_in & (np.bincount(pos(src), minlength=ids.size) > 0)
+        hidden[pos(np.intersect1d(listed, ids))] = False
+        roles = ["hidden" if h else "input" for h in hidden.tolist()]
+    return [a if a is not None else default_activation(r) for a, r in zip(acts, roles)]
+
+
+def _edge_columns(edge_data: list[dict], G: nx.DiGraph) -> dict[str, np.ndarray]:
+    """Known edge attributes as float arrays, NaN where an edge lacks one. A value that is
+    there must be a finite number (a NaN weight is refused, not taken for a missing one)."""
     out = {}
     for k in _EDGE_KEYS:
-        vals = np.fromiter((d.get(k, np.nan) for d in edge_data), np.float64, len(edge_data))
-        if not np.isnan(vals).all() or (k == "weight" and vals.size and not np.isnan(vals).all()):
-            out[k] = vals
-    w = out.get("weight")
-    if w is not None:
-        present = np.array([("weight" in d) for d in edge_data]) if np.isnan(w).any() else None
-        if present is not None and present.all():
-            i = int(np.flatnonzero(np.isnan(w))[0])
-            raise GraphError(f"edge {src[i]}->{dst[i]} has weight nan; weights must be finite")
+        try:
+            vals = np.fromiter((d.get(k, np.nan) for d in edge_data), np.float64, len(edge_data))
+        except (TypeError, ValueError):
+            vals = None
+        missing = None if vals is None else np.isnan(vals)
+        if missing is not None and missing.all() and not any(k in d for d in edge_data):
+            continue
+        if vals is None or missing.any() or np.isinf(vals).any():
+            for j, d in enumerate(edge_data):
+                if k in d and not _finite_number(d[k], integral=False):
+                    pairs = ((u, v) for u, nbrs in G._adj.items() for v in nbrs)
+                    u, v = next(itertools.islice(pairs, j, None))
+                    raise GraphError(f"edge {u!r}->{v!r} has {k} {d[k]!r}; "
+                                     f"{k} must be a finite number")
+        out[k] = vals
     return out
 
 
@@ -254,6 +301,16 @@ def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
 
     from .atomic import atomic_path
 
+    for on in ("neuron", "edge"):
+        for name, table in g._tags[on].items():
+            for i, v in itertools.chain([(None, name)], table.items()):
+                bad = _NOT_XML.search(v) if isinstance(v, str) else None
+                if bad:
+                    what = (f"{on} tag name {name!r}" if i is None
+                            else f"{on} {i} tag {name!r} value {v!r}")
+                    raise GraphError(f"{what} holds the character U+{ord(bad.group()):04X}, "
+                                     "which XML (so GraphML) cannot store; change the tag before "
+                                     "exporting")
     G = to_networkx(g)
     for key in ("inputs", "outputs"):
         G.graph[key] = ",".join(str(i) for i in G.graph[key])

@@ -121,6 +121,10 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
     ei = _np(data, "edge_index")
     if ei is None or ei.ndim != 2 or ei.shape[0] != 2:
         raise GraphError(f"from_pyg needs edge_index of shape [2, E], got {None if ei is None else ei.shape}")
+    if ei.dtype.kind not in "iu":
+        if ei.size:
+            raise GraphError(f"from_pyg needs an integer edge_index, got dtype {ei.dtype}")
+        ei = ei.astype(np.int64)
     n = data.num_nodes if data.num_nodes is not None else (int(ei.max()) + 1 if ei.size else 0)
     ids = _np(data, "neuron_id")
     ids = np.arange(n, dtype=np.int64) if ids is None else ids.astype(np.int64)

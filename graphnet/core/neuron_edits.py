@@ -15,7 +15,7 @@ from . import validate
 from .errors import GraphError
 from .keyindex import MAX_NEURON_ID
 from .levels import plan_lift
-from .schema import NEURON_DTYPES, as_ids, as_values
+from .schema import NEURON_DTYPES, as_ids, as_values, forget_tags
 from .vocab import (
     ACTIVATIONS,
     HIDDEN,
@@ -201,9 +201,7 @@ class NeuronEdits:
         if touch.any():
             self._drop_edges(~touch)
         self._neurons.writable("alive")[ids] = False
-        for table in self._tags["neuron"].values():
-            for n in ids.tolist():
-                table.pop(n, None)
+        forget_tags(self._tags["neuron"], ids)
         self._inputs = [n for n in self._inputs if not gone[n]]
         self._outputs = [n for n in self._outputs if not gone[n]]
         self.log.append(

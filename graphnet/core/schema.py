@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import GraphError
 
-__all__ = ["NEURON_DTYPES", "EDGE_DTYPES", "TagValue", "as_ids", "as_values"]
+__all__ = ["NEURON_DTYPES", "EDGE_DTYPES", "TagValue", "as_ids", "as_values", "forget_tags"]
 
 NEURON_DTYPES = {
     "level": np.int64,
@@ -65,3 +65,24 @@ def as_values(x: Any, n: int, dtype: type, what: str) -> np.ndarray:
         raise GraphError(f"{what} has shape {arr.shape}, expected ({n},)")
     with np.errstate(over="ignore"):
         return arr.astype(dtype)
+
+
+def forget_tags(tables: dict[str, dict[int, TagValue]], ids: np.ndarray) -> None:
+    """Remove ``ids`` from every tag table, and drop the tables left empty.
+
+    Examples
+    --------
+    >>> tables = {"patch": {1: True}, "clone_of": {1: 0, 2: 0}}
+    >>> forget_tags(tables, np.array([1]))
+    >>> tables
+    {'clone_of': {2: 0}}
+    """
+    if not tables or ids.size == 0:
+        return
+    gone = ids.tolist()
+    for name in list(tables):
+        table = tables[name]
+        for i in gone:
+            table.pop(i, None)
+        if not table:
+            del tables[name]
