@@ -13,9 +13,10 @@ from .graph import NeuronGraph
 from .keyindex import MAX_NEURON_ID
 from .levels import longest_path_levels
 from .schema import EDGE_DTYPES, NEURON_DTYPES
+from .validate import check_graph
 from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES
 
-__all__ = ["assemble", "build_graph", "from_edges", "init_weights"]
+__all__ = ["assemble", "build_graph", "from_edges", "init_weights", "sparse_id_limit"]
 
 
 def init_weights(dst_pos: np.ndarray, num: int, rng: np.random.Generator) -> np.ndarray:
@@ -46,6 +47,7 @@ def assemble(
     next_edge: int | None = None,
     step: int = 0,
     check: bool = True,
+    edges_unique: bool = False,
 ) -> NeuronGraph:
     """Build a graph straight from its arrays (neurons indexed by id) and check it."""
     g = NeuronGraph()
@@ -62,7 +64,7 @@ def assemble(
     )
     g.step = int(step)
     if check:
-        g.check()
+        check_graph(g, edges_unique=edges_unique)
     return g
 
 
@@ -107,6 +109,7 @@ def build_graph(
     next_neuron: int | None = None,
     step: int = 0,
     seed: int = 0,
+    edges_unique: bool = False,
 ) -> NeuronGraph:
     """The engine behind :func:`from_edges`, ``from_networkx`` and ``from_pyg``: neuron ``ids``
     (any distinct non-negative ints), edges as id arrays, every attribute optional."""
@@ -121,24 +124,7 @@ def build_graph(
         raise GraphError(
             f"neuron ids must lie in [0, {MAX_NEURON_ID}], got {int(ids.min())}..{int(ids.max())}"
         )
-    order = np.argsort(ids, kind="stable")
-    sids = ids[order]
-    if n > 1 and np.any(sids[1:] == sids[:-1]):
-        raise GraphError(
-            f"neuron {int(sids[np.flatnonzero(sids[1:] == sids[:-1])[0]])} is given twice"
-        )
-    sp_, dp_ = np.searchsorted(sids, src), np.searchsorted(sids, dst)
-    for arr, p in ((src, sp_), (dst, dp_)):
-        bad = (
-            np.flatnonzero((p >= n) | (sids[np.minimum(p, max(n - 1, 0))] != arr))
-            if n
-            else np.arange(arr.size)
-        )
-        if bad.size:
-            raise GraphError(
-                f"edge {int(src[bad[0]])}->{int(dst[bad[0]])}: unknown neuron {int(arr[bad[0]])}"
-            )
-    spos, dpos = order[sp_], order[dp_]  # positions in the caller's ``ids`` order
+    spos, dpos = _positions(ids, src, dst)  # positions in the caller's ``ids`` order
     if role is None:
         has_in = np.bincount(dpos, minlength=n) > 0
         has_out = np.bincount(spos, minlength=n) > 0
@@ -189,6 +175,11 @@ def build_graph(
                 f"edge {int(src[i])}->{int(dst[i])} has weight {w[i]}; weights must be finite"
             )
     size = max(int(ids.max()) + 1 if n else 0, int(next_neuron or 0))
+    if next_neuron is None and size > sparse_id_limit(n):  # foreign ids, not a graphnet export
+        raise GraphError(
+            f"neuron ids reach {size - 1} for {n} neurons; neuron attributes are arrays indexed "
+            f"by id, so ids may reach at most {sparse_id_limit(n) - 1} here: renumber the neurons"
+        )
     dense = lambda vals, dt, fill: _scatter(size, ids, vals, dt, fill)  # noqa: E731
     eid = np.arange(src.size, dtype=np.int64) if edge_id is None else np.asarray(edge_id, np.int64)
     eorder = (
@@ -218,7 +209,53 @@ def build_graph(
         tags=tags,
         next_edge=next_edge,
         step=step,
+        edges_unique=edges_unique,
     )
+
+
+def sparse_id_limit(num_neurons: int) -> int:
+    """How far neuron ids may reach for ``num_neurons`` neurons (arrays are indexed by id).
+
+    Examples
+    --------
+    >>> sparse_id_limit(10)
+    1048736
+    """
+    return 16 * num_neurons + (1 << 20)
+
+
+def _positions(ids: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map edge endpoints (neuron ids) to positions in ``ids``, refusing unknown and repeated
+    ids. Dense ids use a lookup table (O(V + E)); sparse ones a binary search."""
+    n = ids.size
+    srt = np.sort(ids)
+    if n > 1 and np.any(srt[1:] == srt[:-1]):
+        raise GraphError(f"neuron {int(srt[np.flatnonzero(srt[1:] == srt[:-1])[0]])} is given twice")
+    if n and srt[-1] <= 4 * n + 1024:
+        table = np.full(int(srt[-1]) + 1, -1, np.int64)
+        table[ids] = np.arange(n, dtype=np.int64)
+
+        def lookup(a: np.ndarray) -> np.ndarray:
+            inside = (a >= 0) & (a < table.size)
+            return np.where(inside, table[np.where(inside, a, 0)], -1)
+    else:
+        order = np.argsort(ids, kind="stable")
+
+        def lookup(a: np.ndarray) -> np.ndarray:
+            if n == 0:
+                return np.full(a.size, -1, np.int64)
+            at = np.minimum(np.searchsorted(srt, a), n - 1)
+            return np.where(srt[at] == a, order[at], -1)
+
+    out = []
+    for arr in (src, dst):
+        pos = lookup(arr)
+        bad = np.flatnonzero(pos < 0)
+        if bad.size:
+            i = int(bad[0])
+            raise GraphError(f"edge {int(src[i])}->{int(dst[i])}: unknown neuron {int(arr[i])}")
+        out.append(pos)
+    return out[0], out[1]
 
 
 def _scatter(size: int, ids: np.ndarray, vals: np.ndarray, dtype, fill) -> np.ndarray:

@@ -28,12 +28,15 @@ def _distinct_sorted(rng: np.random.Generator, m: int, c: int) -> np.ndarray:
         return np.flatnonzero(keep)
     got = np.empty(0, np.int64)
     while got.size < c:
-        want = c - got.size
-        draw = rng.integers(0, m, size=int(want * m / (m - got.size)) + 16)
-        got = np.sort(np.concatenate((got, draw)))
+        # top up with enough fresh draws to expect c distinct values, sort only the new ones,
+        # then merge: a stable sort of two sorted runs is a linear merge (timsort)
+        draw = rng.integers(0, m, size=int((c - got.size) * m / (m - got.size)) + 16)
+        draw.sort()
+        got = np.concatenate((got, draw))
+        got.sort(kind="stable")
         got = got[np.concatenate(([True], got[1:] != got[:-1]))]
-    if got.size > c:
-        got = np.sort(rng.choice(got, size=c, replace=False))
+    if got.size > c:  # a uniform subset of a uniform random set is uniform
+        got = np.delete(got, rng.choice(got.size, size=got.size - c, replace=False))
     return got
 
 
@@ -62,7 +65,7 @@ def _sample_block(rng, n_in: int, n_out: int, k: int, out_src, out_dst) -> None:
         g_rows = guaranteed[r0 : r0 + nr]
         col += col >= g_rows[row]
         keys = np.concatenate((row * n_in + col, np.arange(nr) * n_in + g_rows))
-        keys.sort()
+        keys.sort(kind="stable")  # two sorted runs: a linear merge
         n = keys.size
         d = keys // n_in
         out_src[at : at + n] = keys - d * n_in

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -79,8 +80,9 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
 
     Rules:
 
-    * Nodes: integer labels in ``[0, 2**31)`` become the neuron ids. Otherwise ids are given in
-      node order and every label is kept as the neuron tag ``name`` (its ``str``).
+    * Nodes: non-negative integer labels become the neuron ids (unless they are so sparse that
+      arrays indexed by id would be wasteful: past ``16 * V + 2**20``). Otherwise ids are given
+      in node order and every label is kept as the neuron tag ``name`` (its ``str``).
     * Roles: a ``role`` attribute wins; otherwise a node without in-edges is an input, one
       without out-edges an output, the rest hidden. An isolated node is an input.
     * Order: ``G.graph["inputs"]``/``["outputs"]`` if present, else ascending id.
@@ -106,30 +108,36 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
     """
     import networkx as nx
 
-    from .assemble import build_graph
+    from .assemble import build_graph, sparse_id_limit
 
     if not isinstance(G, nx.DiGraph) or G.is_multigraph():
         kind = type(G).__name__
         raise GraphError(f"from_networkx needs a networkx DiGraph (a DAG), got {kind}")
     nodes = list(G.nodes)
-    V, E = len(nodes), G.number_of_edges()
-    int_labels = all(type(n) in (int, np.int64, np.int32) and 0 <= n <= (1 << 31) - 1 for n in nodes)
-    adj = G._adj
+    V = len(nodes)
+    int_labels = (
+        set(map(type, nodes)) <= {int, np.int64, np.int32}
+        and min(nodes, default=0) >= 0
+        and ("next_neuron_id" in G.graph or max(nodes, default=0) < sparse_id_limit(V))
+    )
+    adj = G._adj  # node -> {successor: edge data}, in node order; read in C-level passes
+    out_degree = np.fromiter(map(len, adj.values()), np.int64, V)
+    E = int(out_degree.sum())
+    successors = itertools.chain.from_iterable(adj.values())
     if int_labels:
         ids = np.fromiter(nodes, np.int64, V)
-        src = np.fromiter((u for u, nbrs in adj.items() for _ in nbrs), np.int64, E)
-        dst = np.fromiter((v for nbrs in adj.values() for v in nbrs), np.int64, E)
+        dst = np.fromiter(successors, np.int64, E)
         tags: dict[str, dict] = {"neuron": {}, "edge": {}}
         key_of = None
     else:
         ids = np.arange(V, dtype=np.int64)
         key_of = {n: i for i, n in enumerate(nodes)}
-        src = np.fromiter((key_of[u] for u, nbrs in adj.items() for _ in nbrs), np.int64, E)
-        dst = np.fromiter((key_of[v] for nbrs in adj.values() for v in nbrs), np.int64, E)
+        dst = np.fromiter(map(key_of.__getitem__, successors), np.int64, E)
         tags = {"neuron": {"name": {i: str(n) for i, n in enumerate(nodes)}}, "edge": {}}
+    src = np.repeat(ids, out_degree)
     node_attr = _columns(G.nodes(data=True), V, _NODE_KEYS, "node", ids, tags["neuron"], nodes)
-    edge_data = [d for nbrs in adj.values() for d in nbrs.values()]
-    edge_attr = _edge_columns(edge_data, G)
+    edge_data = list(itertools.chain.from_iterable(map(dict.values, adj.values())))
+    edge_attr, edge_keys = _edge_columns(edge_data, G)
     inputs = _labels(G.graph.get("inputs"), key_of)
     outputs = _labels(G.graph.get("outputs"), key_of)
     acts = node_attr.get("activation")
@@ -144,7 +152,8 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
     if "id" in edge_attr and np.isnan(edge_attr["id"]).any():
         raise GraphError("some edges carry an 'id' attribute and others do not")
     # Without an 'id' attribute, edges get ids 0..E-1 in this order (see build_graph).
-    tags["edge"] = _extra_edge_tags(edge_data, edge_attr.get("id", np.arange(E)))
+    if edge_keys - set(_EDGE_KEYS):  # other attributes become edge tags
+        tags["edge"] = _extra_edge_tags(edge_data, edge_attr.get("id", np.arange(E)))
     try:
         g = build_graph(
             ids, src, dst, weight=_fill(edge_attr.get("weight")),
@@ -154,7 +163,7 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
             edge_id=_opt_int(edge_attr.get("id")), edge_born=_opt_int(edge_attr.get("born"), 0),
             lr=_fill(edge_attr.get("lr"), 1.0), inputs=inputs, outputs=outputs, tags=tags,
             next_edge=G.graph.get("next_edge_id"), next_neuron=G.graph.get("next_neuron_id"),
-            step=int(G.graph.get("step", 0)), seed=seed,
+            step=int(G.graph.get("step", 0)), seed=seed, edges_unique=True,
         )
     except GraphError as err:
         # build_graph names neurons by id; name a cycle by the caller's node labels instead.
@@ -246,27 +255,47 @@ def _fill_activations(acts: list, roles: list | None, ids: np.ndarray, src: np.n
     return [a if a is not None else default_activation(r) for a, r in zip(acts, roles)]
 
 
-def _edge_columns(edge_data: list[dict], G: nx.DiGraph) -> dict[str, np.ndarray]:
-    """Known edge attributes as float arrays, NaN where an edge lacks one. A value that is
-    there must be a finite number (a NaN weight is refused, not taken for a missing one)."""
-    out = {}
+def _edge_columns(edge_data: list[dict], G: nx.DiGraph) -> tuple[dict[str, np.ndarray], set]:
+    """Known edge attributes as float arrays, NaN where an edge lacks one, and the set of all
+    attribute names. A value that is there must be a finite number (a NaN weight is refused,
+    not taken for a missing one). The common cases (every edge has the same known attributes,
+    or none) take one C-level pass per attribute plus one to count them."""
+    E = len(edge_data)
+    full = {}
     for k in _EDGE_KEYS:
         try:
-            vals = np.fromiter((d.get(k, np.nan) for d in edge_data), np.float64, len(edge_data))
+            full[k] = np.fromiter(map(operator.itemgetter(k), edge_data), np.float64, E)
+        except KeyError:  # some edge lacks it
+            continue
+        except (TypeError, ValueError):  # a value that is not a number: found below
+            break
+    else:
+        if sum(map(len, edge_data)) == E * len(full):  # nothing else on any edge
+            return _finite_columns(full, edge_data, G), set(full)
+    keys = set(itertools.chain.from_iterable(edge_data))
+    out = {}
+    for k in _EDGE_KEYS:
+        if k not in keys:
+            continue
+        try:
+            vals = np.fromiter((d.get(k, np.nan) for d in edge_data), np.float64, E)
         except (TypeError, ValueError):
             vals = None
-        missing = None if vals is None else np.isnan(vals)
-        if missing is not None and missing.all() and not any(k in d for d in edge_data):
-            continue
-        if vals is None or missing.any() or np.isinf(vals).any():
+        out[k] = vals
+    return _finite_columns(out, edge_data, G), keys
+
+
+def _finite_columns(cols: dict, edge_data: list[dict], G: nx.DiGraph) -> dict[str, np.ndarray]:
+    """Refuse a present value that is not a finite number, naming the edge."""
+    for k, vals in cols.items():
+        if vals is None or not np.isfinite(vals).all():
             for j, d in enumerate(edge_data):
                 if k in d and not _finite_number(d[k], integral=False):
                     pairs = ((u, v) for u, nbrs in G._adj.items() for v in nbrs)
                     u, v = next(itertools.islice(pairs, j, None))
                     raise GraphError(f"edge {u!r}->{v!r} has {k} {d[k]!r}; "
                                      f"{k} must be a finite number")
-        out[k] = vals
-    return out
+    return cols
 
 
 def _extra_edge_tags(edge_data: list[dict], ids: np.ndarray | None) -> dict:

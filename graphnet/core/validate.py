@@ -38,6 +38,20 @@ def _first(mask: np.ndarray) -> int | None:
     return int(hit[0]) if hit.size else None
 
 
+_CHUNK = 1 << 20
+
+
+def _first_where(pred: Callable[..., np.ndarray], *arrays: np.ndarray) -> int | None:
+    """Index of the first row where ``pred`` holds, evaluated a chunk at a time so that the
+    temporary arrays of a 10^7-edge check stay a few megabytes."""
+    n = len(arrays[0]) if arrays else 0
+    for lo in range(0, n, _CHUNK):
+        hit = np.flatnonzero(pred(*(a[lo : lo + _CHUNK] for a in arrays)))
+        if hit.size:
+            return lo + int(hit[0])
+    return None
+
+
 def _namer(src: np.ndarray, dst: np.ndarray, eids: np.ndarray | None):
     return lambda i: edge_name(int(src[i]), int(dst[i]), None if eids is None else int(eids[i]))
 
@@ -51,9 +65,9 @@ def check_known(
     n = g._neurons
     alive = n.view("alive")
     for ids in (src, dst):
-        bad = _first((ids < 0) | (ids >= alive.size))
+        bad = _first_where(lambda i: (i < 0) | (i >= alive.size), ids)
         if bad is None:
-            bad = _first(~alive[ids])
+            bad = _first_where(lambda i: ~alive[i], ids)
         if bad is not None:
             who = int(ids[bad])
             gone = 0 <= who < alive.size
@@ -62,12 +76,12 @@ def check_known(
     if bad is not None:
         raise GraphError(f"{name(bad)} is a self-loop on neuron {int(src[bad])}")
     role = n.view("role")
-    bad = _first(role[dst] == INPUT)
+    bad = _first_where(lambda d: role[d] == INPUT, dst)
     if bad is not None:
         raise GraphError(
             f"{name(bad)} ends at input neuron {int(dst[bad])}; inputs take no incoming edges"
         )
-    bad = _first(role[src] == OUTPUT)
+    bad = _first_where(lambda s: role[s] == OUTPUT, src)
     if bad is not None:
         raise GraphError(
             f"{name(bad)} starts at output neuron {int(src[bad])}; outputs feed nothing"
@@ -80,7 +94,7 @@ def check_rising(
     """Raise unless every edge goes from a lower level to a higher one."""
     name = _namer(src, dst, eids)
     level = g._neurons.view("level")
-    bad = _first(level[src] >= level[dst])
+    bad = _first_where(lambda s, d: level[s] >= level[d], src, dst)
     if bad is not None:
         s, d = int(src[bad]), int(dst[bad])
         raise GraphError(
@@ -131,8 +145,12 @@ def check_new_edges(
     return keys
 
 
-def check_graph(g: NeuronGraph) -> None:
-    """Raise :class:`GraphError` naming the first broken invariant; return None when sound."""
+def check_graph(g: NeuronGraph, *, edges_unique: bool = False) -> None:
+    """Raise :class:`GraphError` naming the first broken invariant; return None when sound.
+
+    ``edges_unique=True`` skips the duplicate-edge check when no lookup index exists yet; only
+    importers whose source cannot hold duplicates (a networkx ``DiGraph``) pass it.
+    """
     n, e = g._neurons, g._edges
     alive, level, role = n.view("alive"), n.view("level"), n.view("role")
     act, bias = n.view("activation"), n.view("bias")
@@ -150,7 +168,8 @@ def check_graph(g: NeuronGraph) -> None:
     check_finite(nm, e.view("weight"), "weight")
     check_finite(nm, e.view("lr"), "lr", nonneg=True)
     check_finite(nm, e.view("born"), "born", nonneg=True)
-    _check_index(g, edge_keys(src, dst), eid, src, dst)
+    if not (edges_unique and g._index is None):
+        _check_index(g, edge_keys(src, dst), eid, src, dst)
     _check_tags(g, alive, eid)
 
 
@@ -206,13 +225,16 @@ def _check_index(g, keys, eid, src, dst) -> None:
     idx = g._index
     if idx is None:
         idx = KeyIndex.build(keys)
-    elif idx.keys.size != keys.size or not np.array_equal(keys[idx.pos], idx.keys):
-        raise GraphError("the edge lookup index disagrees with the edge arrays (internal error)")
+    else:
+        stored = keys if idx.pos is None else keys[idx.pos]
+        if idx.keys.size != keys.size or not np.array_equal(stored, idx.keys):
+            raise GraphError("the edge lookup index disagrees with the edge arrays (internal error)")
     dup = idx.first_duplicate()
     if dup is not None:
-        a, b = int(idx.pos[dup]), int(idx.pos[dup + 1])
+        a, b = (int(p) for p in idx.positions(slice(dup, dup + 2)))
         raise GraphError(
-            f"edge {int(eid[a])} and edge {int(eid[b])} both join {int(src[a])}->{int(dst[a])}; duplicate edges are refused"
+            f"edge {int(eid[a])} and edge {int(eid[b])} both join {int(src[a])}->{int(dst[a])}; "
+            "duplicate edges are refused"
         )
     if g._index is None:
         g._index = idx
