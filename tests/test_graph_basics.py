@@ -18,7 +18,14 @@ def test_build_by_hand_and_read_back():
     e = g.add_edges([x0, x1, h], [h, h, y], [0.1, 0.2, 0.3])
     assert e.tolist() == [0, 1, 2]
     g.check()
-    assert g.neuron(h) == {"id": 2, "level": 1, "role": "hidden", "activation": "tanh", "bias": 0.5, "born": 0}
+    assert g.neuron(h) == {
+        "id": 2,
+        "level": 1,
+        "role": "hidden",
+        "activation": "tanh",
+        "bias": 0.5,
+        "born": 0,
+    }
     src, dst, w = g.edge_list()
     assert src.tolist() == [0, 1, 2] and dst.tolist() == [2, 2, 3]
     assert np.allclose(w, [0.1, 0.2, 0.3])
@@ -118,7 +125,9 @@ def test_lift_moves_exactly_the_descendants(seed):
     untouched = set(g.neuron_ids.tolist()) - want - set(g.outputs)
     assert all(after[i] == before[i] for i in untouched)
     outs = after[g.outputs]
-    assert len(set(outs.tolist())) == 1 and outs[0] > max(after[list(set(g.neuron_ids.tolist()) - set(g.outputs))])
+    assert len(set(outs.tolist())) == 1 and outs[0] > max(
+        after[list(set(g.neuron_ids.tolist()) - set(g.outputs))]
+    )
     g.check()
 
 

@@ -64,9 +64,17 @@ def save(g: NeuronGraph, path: str | os.PathLike) -> None:
 
     ids = g.neuron_ids
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update({"format": FORMAT, "version": FORMAT_VERSION, "next_edge_id": g.next_edge_id,
-                        "next_neuron_id": g.next_neuron_id, "step": int(g.step),
-                        "roles": json.dumps(ROLES), "activations": json.dumps(ACTIVATIONS)})
+        f.attrs.update(
+            {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "next_edge_id": g.next_edge_id,
+                "next_neuron_id": g.next_neuron_id,
+                "step": int(g.step),
+                "roles": json.dumps(ROLES),
+                "activations": json.dumps(ACTIVATIONS),
+            }
+        )
         neurons = f.create_group("neurons")
         _dataset(neurons, "id", ids)
         for name in _NEURON_COLS:
@@ -77,7 +85,10 @@ def save(g: NeuronGraph, path: str | os.PathLike) -> None:
         io = f.create_group("io")
         _dataset(io, "inputs", np.asarray(g.inputs, np.int64))
         _dataset(io, "outputs", np.asarray(g.outputs, np.int64))
-        tags = {on: {k: [[i, v] for i, v in t.items()] for k, t in g._tags[on].items()} for on in g._tags}
+        tags = {
+            on: {k: [[i, v] for i, v in t.items()] for k, t in g._tags[on].items()}
+            for on in g._tags
+        }
         f.create_group("tags").attrs["json"] = json.dumps(tags)
         _save_log(f.create_group("log"), g.log)
 
@@ -141,7 +152,9 @@ def load(path: str | os.PathLike) -> NeuronGraph:
     except GraphError as err:
         raise GraphFileError(f"{path}: corrupt graph file: {err}") from err
     except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as err:
-        raise GraphFileError(f"{path}: unreadable or corrupt graph file ({type(err).__name__}: {err})") from err
+        raise GraphFileError(
+            f"{path}: unreadable or corrupt graph file ({type(err).__name__}: {err})"
+        ) from err
 
 
 def _read(f: Any, path: Path) -> NeuronGraph:
@@ -153,7 +166,9 @@ def _read(f: Any, path: Path) -> NeuronGraph:
     version = int(f.attrs.get("version", -1))
     if version != FORMAT_VERSION:
         newer = " (written by a newer graphnet)" if version > FORMAT_VERSION else ""
-        raise GraphFileError(f"{path}: format version {version}{newer}; this graphnet reads version {FORMAT_VERSION}")
+        raise GraphFileError(
+            f"{path}: format version {version}{newer}; this graphnet reads version {FORMAT_VERSION}"
+        )
     roles, acts = json.loads(f.attrs["roles"]), json.loads(f.attrs["activations"])
     common = min(len(acts), len(ACTIVATIONS))
     if roles != list(ROLES) or acts[:common] != list(ACTIVATIONS[:common]):
@@ -164,7 +179,9 @@ def _read(f: Any, path: Path) -> NeuronGraph:
     for group, arrays, n in (("neurons", cols, ids.size), ("edges", edges, edges["id"].size)):
         for name, arr in arrays.items():
             if arr.ndim != 1 or arr.size != n:
-                raise GraphFileError(f"{path}: corrupt: {group}/{name} has shape {arr.shape}, expected ({n},)")
+                raise GraphFileError(
+                    f"{path}: corrupt: {group}/{name} has shape {arr.shape}, expected ({n},)"
+                )
     size = int(f.attrs["next_neuron_id"])
     if ids.size and (ids.min() < 0 or ids.max() >= size):
         raise GraphFileError(f"{path}: corrupt: neuron ids outside [0, {size})")
@@ -180,9 +197,19 @@ def _read(f: Any, path: Path) -> NeuronGraph:
     alive[ids] = True
     dense["alive"] = alive
     raw_tags = json.loads(f["tags"].attrs["json"])
-    tags = {on: {k: {int(i): v for i, v in pairs} for k, pairs in raw_tags.get(on, {}).items()} for on in ("neuron", "edge")}
-    g = assemble(dense, edges, f["io/inputs"][()].tolist(), f["io/outputs"][()].tolist(), tags=tags,
-                  next_edge=int(f.attrs["next_edge_id"]), step=int(f.attrs["step"]))
+    tags = {
+        on: {k: {int(i): v for i, v in pairs} for k, pairs in raw_tags.get(on, {}).items()}
+        for on in ("neuron", "edge")
+    }
+    g = assemble(
+        dense,
+        edges,
+        f["io/inputs"][()].tolist(),
+        f["io/outputs"][()].tolist(),
+        tags=tags,
+        next_edge=int(f.attrs["next_edge_id"]),
+        step=int(f.attrs["step"]),
+    )
     g.log = _read_log(f["log"])
     return g
 

@@ -51,26 +51,63 @@ def to_networkx(g: NeuronGraph) -> nx.DiGraph:
     for on, what, reserved in (("neuron", "node", _NODE_KEYS), ("edge", "edge", _EDGE_KEYS)):
         clash = sorted(set(g._tags[on]) & set(reserved))
         if clash:
-            raise GraphError(f"{on} tag {clash[0]!r} has the name of a networkx {what} attribute that "
-                             f"to_networkx writes ({', '.join(reserved)}); rename the tag to convert")
-    G = nx.DiGraph(inputs=g.inputs, outputs=g.outputs, next_neuron_id=g.next_neuron_id,
-                   next_edge_id=g.next_edge_id, step=int(g.step))
+            raise GraphError(
+                f"{on} tag {clash[0]!r} has the name of a networkx {what} attribute that "
+                f"to_networkx writes ({', '.join(reserved)}); rename the tag to convert"
+            )
+    G = nx.DiGraph(
+        inputs=g.inputs,
+        outputs=g.outputs,
+        next_neuron_id=g.next_neuron_id,
+        next_edge_id=g.next_edge_id,
+        step=int(g.step),
+    )
     ids = g.neuron_ids
     col = g._neurons.view
     ntags = g._tags["neuron"]
     G.add_nodes_from(
-        (n, {"level": lv, "role": ROLES[r], "activation": ACTIVATIONS[a], "bias": b, "born": bo,
-             **{k: t[n] for k, t in ntags.items() if n in t}})
-        for n, lv, r, a, b, bo in zip(ids.tolist(), col("level")[ids].tolist(), col("role")[ids].tolist(),
-                                      col("activation")[ids].tolist(), col("bias")[ids].tolist(),
-                                      col("born")[ids].tolist())
+        (
+            n,
+            {
+                "level": lv,
+                "role": ROLES[r],
+                "activation": ACTIVATIONS[a],
+                "bias": b,
+                "born": bo,
+                **{k: t[n] for k, t in ntags.items() if n in t},
+            },
+        )
+        for n, lv, r, a, b, bo in zip(
+            ids.tolist(),
+            col("level")[ids].tolist(),
+            col("role")[ids].tolist(),
+            col("activation")[ids].tolist(),
+            col("bias")[ids].tolist(),
+            col("born")[ids].tolist(),
+        )
     )
     e = g._edges.view
     etags = g._tags["edge"]
     G.add_edges_from(
-        (s, d, {"weight": w, "id": i, "born": bo, "lr": lr, **{k: t[i] for k, t in etags.items() if i in t}})
-        for s, d, w, i, bo, lr in zip(e("src").tolist(), e("dst").tolist(), e("weight").tolist(),
-                                      e("id").tolist(), e("born").tolist(), e("lr").tolist())
+        (
+            s,
+            d,
+            {
+                "weight": w,
+                "id": i,
+                "born": bo,
+                "lr": lr,
+                **{k: t[i] for k, t in etags.items() if i in t},
+            },
+        )
+        for s, d, w, i, bo, lr in zip(
+            e("src").tolist(),
+            e("dst").tolist(),
+            e("weight").tolist(),
+            e("id").tolist(),
+            e("born").tolist(),
+            e("lr").tolist(),
+        )
     )
     return G
 
@@ -135,20 +172,27 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
         dst = np.fromiter(map(key_of.__getitem__, successors), np.int64, E)
         tags = {"neuron": {"name": {i: str(n) for i, n in enumerate(nodes)}}, "edge": {}}
     src = np.repeat(ids, out_degree)
-    node_attr = _columns(G.nodes(data=True), V, _NODE_KEYS, "node", ids, tags["neuron"], nodes)
+    node_attr = (
+        _columns(G.nodes(data=True), V, _NODE_KEYS, "node", ids, tags["neuron"], nodes)
+        if sum(map(len, G._node.values()))  # any node attributes at all?
+        else {}
+    )
     edge_data = list(itertools.chain.from_iterable(map(dict.values, adj.values())))
     edge_attr, edge_keys = _edge_columns(edge_data, G)
     inputs = _labels(G.graph.get("inputs"), key_of)
     outputs = _labels(G.graph.get("outputs"), key_of)
     acts = node_attr.get("activation")
     if acts is not None and any(a is None for a in acts):
-        node_attr["activation"] = _fill_activations(acts, node_attr.get("role"), ids, src, dst,
-                                                    (inputs or []) + (outputs or []))
+        node_attr["activation"] = _fill_activations(
+            acts, node_attr.get("role"), ids, src, dst, (inputs or []) + (outputs or [])
+        )
     for k in ("level",):
         got = node_attr.get(k)
         if got is not None and np.isnan(got).any():
             n = nodes[int(np.flatnonzero(np.isnan(got))[0])]
-            raise GraphError(f"node {n!r} has no {k!r} while others do; give it on every node or on none")
+            raise GraphError(
+                f"node {n!r} has no {k!r} while others do; give it on every node or on none"
+            )
     if "id" in edge_attr and np.isnan(edge_attr["id"]).any():
         raise GraphError("some edges carry an 'id' attribute and others do not")
     # Without an 'id' attribute, edges get ids 0..E-1 in this order (see build_graph).
@@ -156,14 +200,26 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
         tags["edge"] = _extra_edge_tags(edge_data, edge_attr.get("id", np.arange(E)))
     try:
         g = build_graph(
-            ids, src, dst, weight=_fill(edge_attr.get("weight")),
+            ids,
+            src,
+            dst,
+            weight=_fill(edge_attr.get("weight")),
             level=_opt_int(node_attr.get("level")),
-            role=node_attr.get("role"), activation=node_attr.get("activation"),
-            bias=_fill(node_attr.get("bias"), 0.0), born=_opt_int(node_attr.get("born"), 0),
-            edge_id=_opt_int(edge_attr.get("id")), edge_born=_opt_int(edge_attr.get("born"), 0),
-            lr=_fill(edge_attr.get("lr"), 1.0), inputs=inputs, outputs=outputs, tags=tags,
-            next_edge=G.graph.get("next_edge_id"), next_neuron=G.graph.get("next_neuron_id"),
-            step=int(G.graph.get("step", 0)), seed=seed, edges_unique=True,
+            role=node_attr.get("role"),
+            activation=node_attr.get("activation"),
+            bias=_fill(node_attr.get("bias"), 0.0),
+            born=_opt_int(node_attr.get("born"), 0),
+            edge_id=_opt_int(edge_attr.get("id")),
+            edge_born=_opt_int(edge_attr.get("born"), 0),
+            lr=_fill(edge_attr.get("lr"), 1.0),
+            inputs=inputs,
+            outputs=outputs,
+            tags=tags,
+            next_edge=G.graph.get("next_edge_id"),
+            next_neuron=G.graph.get("next_neuron_id"),
+            step=int(G.graph.get("step", 0)),
+            seed=seed,
+            edges_unique=True,
         )
     except GraphError as err:
         # build_graph names neurons by id; name a cycle by the caller's node labels instead.
@@ -192,7 +248,9 @@ def _fill(arr: np.ndarray | None, default: float | None = None) -> np.ndarray | 
 
 def _missing_weights(arr: np.ndarray) -> np.ndarray:
     if np.isnan(arr).any():
-        raise GraphError("some edges carry a 'weight' and others do not; give it on every edge or on none")
+        raise GraphError(
+            "some edges carry a 'weight' and others do not; give it on every edge or on none"
+        )
     return arr
 
 
@@ -220,13 +278,17 @@ def _columns(items, n: int, keys, what: str, ids: np.ndarray, tags: dict, labels
             elif isinstance(v, _SCALAR):
                 tags.setdefault(k, {})[int(ids[i])] = v.item() if isinstance(v, np.generic) else v
             else:
-                raise GraphError(f"{what} {label!r} attribute {k!r} is a {type(v).__name__}; only bool, int, "
-                                 f"float and str attributes are kept (drop it before converting)")
+                raise GraphError(
+                    f"{what} {label!r} attribute {k!r} is a {type(v).__name__}; only bool, int, "
+                    f"float and str attributes are kept (drop it before converting)"
+                )
     # A missing activation is filled in by from_networkx, once the roles are known.
     if "role" in out:
         missing = [labels[i] for i, v in enumerate(out["role"]) if v is None]
         if missing:
-            raise GraphError(f"node {missing[0]!r} has no 'role' while others do; give it on every node or on none")
+            raise GraphError(
+                f"node {missing[0]!r} has no 'role' while others do; give it on every node or on none"
+            )
     return out
 
 
@@ -238,8 +300,14 @@ def _finite_number(v: Any, integral: bool) -> bool:
     return True
 
 
-def _fill_activations(acts: list, roles: list | None, ids: np.ndarray, src: np.ndarray,
-                      dst: np.ndarray, listed: list[int]) -> list:
+def _fill_activations(
+    acts: list,
+    roles: list | None,
+    ids: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    listed: list[int],
+) -> list:
     """Missing activations take the default of the neuron's role. Without a ``role`` attribute
     the role follows build_graph's rule: a node listed as input or output, or without an in- or
     an out-edge, is not hidden."""
@@ -293,8 +361,9 @@ def _finite_columns(cols: dict, edge_data: list[dict], G: nx.DiGraph) -> dict[st
                 if k in d and not _finite_number(d[k], integral=False):
                     pairs = ((u, v) for u, nbrs in G._adj.items() for v in nbrs)
                     u, v = next(itertools.islice(pairs, j, None))
-                    raise GraphError(f"edge {u!r}->{v!r} has {k} {d[k]!r}; "
-                                     f"{k} must be a finite number")
+                    raise GraphError(
+                        f"edge {u!r}->{v!r} has {k} {d[k]!r}; {k} must be a finite number"
+                    )
     return cols
 
 
@@ -307,8 +376,10 @@ def _extra_edge_tags(edge_data: list[dict], ids: np.ndarray | None) -> dict:
             if k in _EDGE_KEYS:
                 continue
             if not isinstance(v, _SCALAR):
-                raise GraphError(f"edge attribute {k!r} is a {type(v).__name__}; only bool, int, float and str "
-                                 "attributes are kept (drop it before converting)")
+                raise GraphError(
+                    f"edge attribute {k!r} is a {type(v).__name__}; only bool, int, float and str "
+                    "attributes are kept (drop it before converting)"
+                )
             if ids is not None:
                 tags.setdefault(k, {})[int(ids[j])] = v.item() if isinstance(v, np.generic) else v
     return tags
@@ -335,11 +406,16 @@ def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
             for i, v in itertools.chain([(None, name)], table.items()):
                 bad = _NOT_XML.search(v) if isinstance(v, str) else None
                 if bad:
-                    what = (f"{on} tag name {name!r}" if i is None
-                            else f"{on} {i} tag {name!r} value {v!r}")
-                    raise GraphError(f"{what} holds the character U+{ord(bad.group()):04X}, "
-                                     "which XML (so GraphML) cannot store; change the tag before "
-                                     "exporting")
+                    what = (
+                        f"{on} tag name {name!r}"
+                        if i is None
+                        else f"{on} {i} tag {name!r} value {v!r}"
+                    )
+                    raise GraphError(
+                        f"{what} holds the character U+{ord(bad.group()):04X}, "
+                        "which XML (so GraphML) cannot store; change the tag before "
+                        "exporting"
+                    )
     G = to_networkx(g)
     for key in ("inputs", "outputs"):
         G.graph[key] = ",".join(str(i) for i in G.graph[key])

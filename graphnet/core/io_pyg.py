@@ -68,23 +68,39 @@ def to_pyg(g: NeuronGraph) -> Data:
     role = col("role")[ids]
     level = col("level")[ids]
     bias = col("bias")[ids]
-    x = np.stack((level.astype(np.float32), bias, role == INPUT, role == OUTPUT), axis=1).astype(np.float32)
-    io = (lambda lst: np.asarray(lst, np.int64)) if dense else (lambda lst: pos_of[np.asarray(lst, np.int64)])
-    meta = {"next_neuron_id": g.next_neuron_id, "next_edge_id": g.next_edge_id, "step": int(g.step),
-            "roles": list(ROLES), "activations": list(ACTIVATIONS),
-            "tags": {on: {k: dict(t) for k, t in tabs.items()} for on, tabs in g._tags.items()}}
+    x = np.stack((level.astype(np.float32), bias, role == INPUT, role == OUTPUT), axis=1).astype(
+        np.float32
+    )
+    io = (
+        (lambda lst: np.asarray(lst, np.int64))
+        if dense
+        else (lambda lst: pos_of[np.asarray(lst, np.int64)])
+    )
+    meta = {
+        "next_neuron_id": g.next_neuron_id,
+        "next_edge_id": g.next_edge_id,
+        "step": int(g.step),
+        "roles": list(ROLES),
+        "activations": list(ACTIVATIONS),
+        "tags": {on: {k: dict(t) for k, t in tabs.items()} for on, tabs in g._tags.items()},
+    }
     return Data(
-        x=torch.from_numpy(x), edge_index=edge_index,
+        x=torch.from_numpy(x),
+        edge_index=edge_index,
         edge_attr=torch.from_numpy(weight.reshape(-1, 1).copy()),
         edge_id=torch.from_numpy(g._edges.view("id").copy()),
         edge_born=torch.from_numpy(g._edges.view("born").copy()),
         edge_lr=torch.from_numpy(g._edges.view("lr").copy()),
-        neuron_id=torch.from_numpy(ids.copy()), level=torch.from_numpy(level.copy()),
+        neuron_id=torch.from_numpy(ids.copy()),
+        level=torch.from_numpy(level.copy()),
         role=torch.from_numpy(role.astype(np.int64)),
         activation=torch.from_numpy(col("activation")[ids].astype(np.int64)),
-        bias=torch.from_numpy(bias.copy()), born=torch.from_numpy(col("born")[ids].copy()),
-        input_index=torch.from_numpy(io(g.inputs)), output_index=torch.from_numpy(io(g.outputs)),
-        graphnet_meta=meta, num_nodes=int(ids.size),
+        bias=torch.from_numpy(bias.copy()),
+        born=torch.from_numpy(col("born")[ids].copy()),
+        input_index=torch.from_numpy(io(g.inputs)),
+        output_index=torch.from_numpy(io(g.outputs)),
+        graphnet_meta=meta,
+        num_nodes=int(ids.size),
     )
 
 
@@ -120,7 +136,9 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
 
     ei = _np(data, "edge_index")
     if ei is None or ei.ndim != 2 or ei.shape[0] != 2:
-        raise GraphError(f"from_pyg needs edge_index of shape [2, E], got {None if ei is None else ei.shape}")
+        raise GraphError(
+            f"from_pyg needs edge_index of shape [2, E], got {None if ei is None else ei.shape}"
+        )
     if ei.dtype.kind not in "iu":
         if ei.size:
             raise GraphError(f"from_pyg needs an integer edge_index, got dtype {ei.dtype}")
@@ -131,8 +149,10 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
     if ids.size != n:
         raise GraphError(f"neuron_id has {ids.size} entries for {n} nodes")
     if ei.size and (ei.min() < 0 or ei.max() >= n):
-        raise GraphError(f"edge_index refers to node {int(ei.max() if ei.max() >= n else ei.min())}, "
-                         f"outside 0..{n - 1}")
+        raise GraphError(
+            f"edge_index refers to node {int(ei.max() if ei.max() >= n else ei.min())}, "
+            f"outside 0..{n - 1}"
+        )
     weight = _np(data, "edge_weight")
     if weight is None:
         weight = _np(data, "edge_attr")
@@ -140,10 +160,15 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
         if weight.ndim == 2 and weight.shape[1] == 1:
             weight = weight[:, 0]
         if weight.shape != (ei.shape[1],):
-            raise GraphError(f"edge weight has shape {weight.shape}; expected [{ei.shape[1]}] or "
-                             f"[{ei.shape[1]}, 1] (pass a one-column edge_attr or edge_weight)")
+            raise GraphError(
+                f"edge weight has shape {weight.shape}; expected [{ei.shape[1]}] or "
+                f"[{ei.shape[1]}, 1] (pass a one-column edge_attr or edge_weight)"
+            )
     meta = data.graphnet_meta if "graphnet_meta" in data else {}
-    if meta and (meta.get("roles") != list(ROLES) or meta.get("activations") != list(ACTIVATIONS)[: len(meta.get("activations", []))]):
+    if meta and (
+        meta.get("roles") != list(ROLES)
+        or meta.get("activations") != list(ACTIVATIONS)[: len(meta.get("activations", []))]
+    ):
         raise GraphError("graphnet_meta was written with other role or activation codes")
     io = {}
     for key in ("input_index", "output_index"):
@@ -151,10 +176,23 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
         io[key] = None if pos is None else ids[pos.astype(np.int64)].tolist()
     tags = meta.get("tags")
     return build_graph(
-        ids, ids[ei[0]], ids[ei[1]], weight=weight, level=_np(data, "level"),
-        role=_np(data, "role"), activation=_np(data, "activation"), bias=_np(data, "bias"),
-        born=_np(data, "born"), edge_id=_np(data, "edge_id"), edge_born=_np(data, "edge_born"),
-        lr=_np(data, "edge_lr"), inputs=io["input_index"], outputs=io["output_index"],
-        tags=tags, next_edge=meta.get("next_edge_id"), next_neuron=meta.get("next_neuron_id"),
-        step=int(meta.get("step", 0)), seed=seed,
+        ids,
+        ids[ei[0]],
+        ids[ei[1]],
+        weight=weight,
+        level=_np(data, "level"),
+        role=_np(data, "role"),
+        activation=_np(data, "activation"),
+        bias=_np(data, "bias"),
+        born=_np(data, "born"),
+        edge_id=_np(data, "edge_id"),
+        edge_born=_np(data, "edge_born"),
+        lr=_np(data, "edge_lr"),
+        inputs=io["input_index"],
+        outputs=io["output_index"],
+        tags=tags,
+        next_edge=meta.get("next_edge_id"),
+        next_neuron=meta.get("next_neuron_id"),
+        step=int(meta.get("step", 0)),
+        seed=seed,
     )

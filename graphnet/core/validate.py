@@ -217,7 +217,8 @@ def _check_neurons(g, live, level, role, act, bias, born) -> None:
             extra = np.setdiff1d(arr, want)[:3].tolist()
             missing = np.setdiff1d(want, arr)[:3].tolist()
             raise GraphError(
-                f"g.{name} disagrees with the neurons' roles: listed but not {name[:-1]} {extra}, {name[:-1]} but not listed {missing}"
+                f"g.{name} disagrees with the neurons' roles: listed but not {name[:-1]} "
+                f"{extra}, {name[:-1]} but not listed {missing}"
             )
 
 
@@ -228,7 +229,9 @@ def _check_index(g, keys, eid, src, dst) -> None:
     else:
         stored = keys if idx.pos is None else keys[idx.pos]
         if idx.keys.size != keys.size or not np.array_equal(stored, idx.keys):
-            raise GraphError("the edge lookup index disagrees with the edge arrays (internal error)")
+            raise GraphError(
+                "the edge lookup index disagrees with the edge arrays (internal error)"
+            )
     dup = idx.first_duplicate()
     if dup is not None:
         a, b = (int(p) for p in idx.positions(slice(dup, dup + 2)))
