@@ -23,18 +23,21 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 # torch first, as the CPU wheel: an unpinned torch would pull a multi-GB CUDA build.
-if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+has() {  # are these modules installed? (found without importing them: fast)
+    "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))" "$@"
+}
+if ! has torch; then
     echo "setup: installing torch==2.13.0 (CPU build)"
     quiet_pip torch==2.13.0
 fi
 stamp="$VENV/.graphnet-setup-stamp"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
-        || ! "$VENV/bin/python" -c "import graphnet, pytest, hypothesis" >/dev/null 2>&1; then
+        || ! has graphnet pytest hypothesis; then
     echo "setup: installing graphnet and its dev extra"
     quiet_pip -e ".[dev]"
     "$VENV/bin/python" -c "import graphnet, torch, torch_geometric, gudhi, h5py, pytest" \
         || { echo "setup: installation failed" >&2; exit 1; }
     echo "$want" > "$stamp"
 fi
-echo "setup: ready ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
+echo "setup: ready ($("$VENV/bin/python" -c 'from importlib.metadata import version; print("torch", version("torch"))'))"
