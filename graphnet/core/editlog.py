@@ -1,7 +1,8 @@
 """The edit log: one record per edit (operation, ids, step, reason), and replay.
 
-Constructors and loaders return a graph with an empty log: that graph is the starting point.
-Every edit after it appends one :class:`EditRecord`. Replaying the records onto a copy of the
+Constructors (:func:`graphnet.mlp`, :func:`graphnet.from_edges`) return a graph with an empty
+log: that graph is the starting point. :func:`graphnet.load` restores the log that was saved;
+the networkx and PyG views carry no log. Every edit appends one :class:`EditRecord`. Replaying the records onto a copy of the
 starting graph gives a graph equal to the edited one (:func:`replay`).
 """
 
@@ -18,7 +19,7 @@ from .errors import GraphError
 if TYPE_CHECKING:
     from .graph import NeuronGraph
 
-__all__ = ["EditRecord", "EditLog", "replay"]
+__all__ = ["EditRecord", "EditLog", "replay", "KNOWN_OPS"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ _APPLY = {
     "remove_neurons": lambda g, r: g.remove_neurons(
         r.data["ids"], cascade=r.data["cascade"], change_io=r.data["change_io"], reason=r.reason
     ),
-    "lift": lambda g, r: (g.lift(r.data["neurons"], by=r.data["by"], reason=r.reason), None)[1],
+    "lift": lambda g, r: g.lift(r.data["neurons"], by=r.data["by"], reason=r.reason),
     "set_neuron_attr": lambda g, r: g.set_neuron_attr(
         r.data["name"], r.data["ids"], r.data["values"], reason=r.reason
     ),
@@ -175,3 +176,6 @@ _APPLY = {
     ),
     "untag": lambda g, r: g.untag(r.data["on"], r.data["name"], r.data["ids"], reason=r.reason),
 }
+
+KNOWN_OPS = frozenset(_APPLY)
+"""The operations an edit log may hold."""

@@ -20,7 +20,7 @@ from .editlog import EditLog
 from .errors import GraphError
 from .keyindex import KeyIndex, edge_keys
 from .neuron_edits import NeuronEdits
-from .schema import EDGE_DTYPES, NEURON_DTYPES, TagValue, as_ids
+from .schema import EDGE_DTYPES, MAX_INT_VALUE, NEURON_DTYPES, TagValue, as_ids
 from .vocab import ACTIVATIONS, ROLES
 
 __all__ = ["NeuronGraph", "NEURON_DTYPES", "EDGE_DTYPES"]
@@ -51,8 +51,30 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
         self._tags: dict[str, dict[str, dict[int, TagValue]]] = {"neuron": {}, "edge": {}}
         self._next_edge = 0
         self._index: KeyIndex | None = None
-        self.step = 0
+        self._step = 0
         self.log = EditLog()
+
+    @property
+    def step(self) -> int:
+        """The training step that new neurons and edges record as ``born`` and the log records.
+
+        Examples
+        --------
+        >>> import graphnet as gn
+        >>> g = gn.NeuronGraph(); g.step = 120; g.step
+        120
+        """
+        return self._step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or not 0 <= value <= MAX_INT_VALUE
+        ):
+            raise GraphError(f"step must be a whole number in [0, 2**53], got {value!r}")
+        self._step = int(value)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -175,7 +197,12 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
         [0, -1]
         """
         src, dst = as_ids(src, "src"), as_ids(dst, "dst")
-        pos = self._key_index().lookup(edge_keys(src, dst))
+        if src.size != dst.size:
+            raise GraphError(f"src has {src.size} ids but dst has {dst.size}")
+        top = self.next_neuron_id
+        known = (src >= 0) & (src < top) & (dst >= 0) & (dst < top)
+        pos = self._key_index().lookup(edge_keys(np.where(known, src, 0), np.where(known, dst, 0)))
+        pos[~known] = -1
         return np.where(
             pos >= 0, self._edges.view("id")[np.maximum(pos, 0)] if len(self._edges) else -1, -1
         )
@@ -218,13 +245,8 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
         if len(vals) != ids.size:
             raise GraphError(f"{len(vals)} tag values given for {ids.size} ids")
         vals = [v.item() if isinstance(v, np.generic) else v for v in vals]
-        for v in vals:
-            if not isinstance(v, (bool, int, float, str)) or (
-                isinstance(v, float) and not np.isfinite(v)
-            ):
-                raise GraphError(
-                    f"tag {name!r} value {v!r} is not a finite bool, int, float or str"
-                )
+        for i, v in zip(ids.tolist(), vals):
+            validate.check_tag_value(on, name, i, v)
         if ids.size:
             table.setdefault(str(name), {}).update(zip(ids.tolist(), vals))
         self.log.append("tag", self.step, reason, ids=ids, on=on, name=str(name), value=vals)
@@ -256,7 +278,7 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
         g._neurons, g._edges = self._neurons.copy(), self._edges.copy()
         g._inputs, g._outputs = list(self._inputs), list(self._outputs)
         g._tags = {on: {k: dict(t) for k, t in tabs.items()} for on, tabs in self._tags.items()}
-        g._next_edge, g.step, g.log = self._next_edge, self.step, self.log.copy()
+        g._next_edge, g._step, g.log = self._next_edge, self._step, self.log.copy()
         g._index = None if self._index is None else self._index.copy()
         return g
 

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .atomic import atomic_path
-from .editlog import EditLog, EditRecord
+from .editlog import KNOWN_OPS, EditLog, EditRecord
 from .errors import GraphError, GraphFileError
+from .keyindex import MAX_NEURON_ID
 from .vocab import ACTIVATIONS, ROLES
 
 if TYPE_CHECKING:
@@ -151,7 +152,9 @@ def load(path: str | os.PathLike) -> NeuronGraph:
         raise
     except GraphError as err:
         raise GraphFileError(f"{path}: corrupt graph file: {err}") from err
-    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as err:
+    except MemoryError as err:
+        raise GraphFileError(f"{path}: the graph in this file does not fit in memory") from err
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
         raise GraphFileError(
             f"{path}: unreadable or corrupt graph file ({type(err).__name__}: {err})"
         ) from err
@@ -173,20 +176,22 @@ def _read(f: Any, path: Path) -> NeuronGraph:
     common = min(len(acts), len(ACTIVATIONS))
     if roles != list(ROLES) or acts[:common] != list(ACTIVATIONS[:common]):
         raise GraphFileError(f"{path}: role or activation codes differ from this graphnet's")
-    ids = f["neurons/id"][()]
-    cols = {name: f[f"neurons/{name}"][()] for name in _NEURON_COLS}
-    edges = {name: f[f"edges/{name}"][()] for name in _EDGE_COLS}
+    from .graph import EDGE_DTYPES, NEURON_DTYPES
+
+    ids = _array(f, "neurons/id", np.int64, path)
+    cols = {name: _array(f, f"neurons/{name}", NEURON_DTYPES[name], path) for name in _NEURON_COLS}
+    edges = {name: _array(f, f"edges/{name}", EDGE_DTYPES[name], path) for name in _EDGE_COLS}
     for group, arrays, n in (("neurons", cols, ids.size), ("edges", edges, edges["id"].size)):
         for name, arr in arrays.items():
             if arr.ndim != 1 or arr.size != n:
                 raise GraphFileError(
                     f"{path}: corrupt: {group}/{name} has shape {arr.shape}, expected ({n},)"
                 )
-    size = int(f.attrs["next_neuron_id"])
+    size = _whole(f.attrs["next_neuron_id"], "next_neuron_id", path)
+    if size > MAX_NEURON_ID + 1:
+        raise GraphFileError(f"{path}: corrupt: next_neuron_id {size} exceeds {MAX_NEURON_ID + 1}")
     if ids.size and (ids.min() < 0 or ids.max() >= size):
         raise GraphFileError(f"{path}: corrupt: neuron ids outside [0, {size})")
-    from .graph import NEURON_DTYPES
-
     dense = {}
     for name in _NEURON_COLS:
         arr = np.zeros(size, NEURON_DTYPES[name])
@@ -196,34 +201,93 @@ def _read(f: Any, path: Path) -> NeuronGraph:
     alive = np.zeros(size, bool)
     alive[ids] = True
     dense["alive"] = alive
-    raw_tags = json.loads(f["tags"].attrs["json"])
-    tags = {
-        on: {k: {int(i): v for i, v in pairs} for k, pairs in raw_tags.get(on, {}).items()}
-        for on in ("neuron", "edge")
-    }
     g = assemble(
         dense,
         edges,
-        f["io/inputs"][()].tolist(),
-        f["io/outputs"][()].tolist(),
-        tags=tags,
-        next_edge=int(f.attrs["next_edge_id"]),
-        step=int(f.attrs["step"]),
+        _array(f, "io/inputs", np.int64, path).tolist(),
+        _array(f, "io/outputs", np.int64, path).tolist(),
+        tags=_read_tags(f["tags"].attrs["json"], path),
+        next_edge=_whole(f.attrs["next_edge_id"], "next_edge_id", path),
+        step=_whole(f.attrs["step"], "step", path),
     )
-    g.log = _read_log(f["log"])
+    g.log = _read_log(f["log"], path)
     return g
 
 
-def _read_log(group) -> EditLog:
+def _array(f: Any, key: str, dtype: type, path: Path) -> np.ndarray:
+    """A 1-d dataset whose stored type matches the column's kind (no silent float->int cast)."""
+    ds = f[key]
+    if not hasattr(ds, "dtype") or ds.ndim != 1:
+        raise GraphFileError(f"{path}: corrupt: {key} is not a 1-d array")
+    want = "iu" if np.dtype(dtype).kind in "iu" else "fiu"
+    if ds.dtype.kind not in want:
+        raise GraphFileError(f"{path}: corrupt: {key} holds {ds.dtype}, expected {np.dtype(dtype)}")
+    arr = ds[()]
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise GraphFileError(f"{path}: corrupt: {key} holds values beyond int64")
+    return arr
+
+
+def _whole(value: Any, what: str, path: Path) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise GraphFileError(f"{path}: corrupt: {what} is {value!r}, not a whole number")
+    if value < 0:
+        raise GraphFileError(f"{path}: corrupt: {what} is negative ({value})")
+    return int(value)
+
+
+def _read_tags(text: str, path: Path) -> dict:
+    raw = json.loads(text)
+    if not isinstance(raw, dict) or not set(raw) <= {"neuron", "edge"}:
+        raise GraphFileError(
+            f"{path}: corrupt: tags are not a {{'neuron': ..., 'edge': ...}} table"
+        )
+    tags: dict = {}
+    for on in ("neuron", "edge"):
+        tables = raw.get(on, {})
+        if not isinstance(tables, dict):
+            raise GraphFileError(f"{path}: corrupt: {on} tags are not a table")
+        tags[on] = {}
+        for name, pairs in tables.items():
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) for p in pairs
+            ):
+                raise GraphFileError(
+                    f"{path}: corrupt: {on} tag {name!r} is not a list of [id, value]"
+                )
+            tags[on][name] = {int(i): v for i, v in pairs}
+    return tags
+
+
+def _read_log(group, path: Path) -> EditLog:
+    import h5py
+
     records = []
-    for i in range(int(group.attrs["count"])):
+    for i in range(_whole(group.attrs["count"], "log count", path)):
         r = group[f"{i:08d}"]
-        data: dict[str, Any] = {k: r[k][()] for k in r.keys()}
-        for k, v in json.loads(r.attrs["scalars"]).items():
+        if not isinstance(r, h5py.Group):
+            raise GraphFileError(f"{path}: corrupt: edit record {i} is not a group")
+        op = str(r.attrs["op"])
+        if op not in KNOWN_OPS:
+            raise GraphFileError(f"{path}: corrupt: edit record {i} has unknown operation {op!r}")
+        data: dict[str, Any] = {}
+        for k in r.keys():
+            if not isinstance(r[k], h5py.Dataset):
+                raise GraphFileError(
+                    f"{path}: corrupt: edit record {i} field {k!r} is not an array"
+                )
+            data[k] = r[k][()]
+        scalars = json.loads(r.attrs["scalars"])
+        if not isinstance(scalars, dict):
+            raise GraphFileError(f"{path}: corrupt: edit record {i} scalars are not a table")
+        for k, v in scalars.items():
             data[k] = np.asarray(v) if isinstance(v, list) and k in ("values",) else v
         if "reason_json" in r.attrs:
             reason = json.loads(r.attrs["reason_json"])
         else:
             reason = str(r.attrs["reason"])
-        records.append(EditRecord(str(r.attrs["op"]), int(r.attrs["step"]), reason, data))
+        if not isinstance(reason, str):
+            raise GraphFileError(f"{path}: corrupt: edit record {i} reason is not text")
+        step = _whole(r.attrs["step"], f"edit record {i} step", path)
+        records.append(EditRecord(op, step, reason, data))
     return EditLog(records)

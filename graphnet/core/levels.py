@@ -11,7 +11,10 @@ import scipy.sparse as sp
 
 from .errors import GraphError
 
-__all__ = ["descendants_mask", "plan_lift", "longest_path_levels"]
+__all__ = ["descendants_mask", "plan_lift", "longest_path_levels", "MAX_LEVEL"]
+
+MAX_LEVEL = (1 << 31) - 1
+"""The highest level a neuron may sit on."""
 
 
 def descendants_mask(src: np.ndarray, dst: np.ndarray, num: int, seeds: np.ndarray) -> np.ndarray:
@@ -60,9 +63,11 @@ def plan_lift(
     >>> lv.tolist()
     [0, 2, 3]
     """
-    if by < 1:
-        raise GraphError(f"lift needs by >= 1, got {by}")
+    if not 1 <= by <= MAX_LEVEL:
+        raise GraphError(f"lift needs 1 <= by <= {MAX_LEVEL}, got {by}")
     mask = descendants_mask(src, dst, level.size, neurons)
+    if mask.any() and int(level[mask].max()) + by > MAX_LEVEL:
+        raise GraphError(f"lifting by {by} would take a neuron above level {MAX_LEVEL}")
     ins = np.flatnonzero(mask & (role == 0))
     if ins.size:
         raise GraphError(f"input neuron {int(ins[0])} cannot be lifted: inputs stay on level 0")

@@ -14,7 +14,7 @@ import numpy as np
 from . import validate
 from .errors import GraphError
 from .keyindex import MAX_NEURON_ID
-from .levels import plan_lift
+from .levels import MAX_LEVEL, plan_lift
 from .schema import NEURON_DTYPES, as_ids, as_values, forget_tags
 from .vocab import (
     ACTIVATIONS,
@@ -304,6 +304,8 @@ class NeuronEdits:
                 raise GraphError("a hidden neuron needs a level (1 or more)")
             level = 0 if rc == INPUT else (top if top is not None else hmax + 1)
         level = as_values(level, count, np.int64, "level")
+        if count and level.max() > MAX_LEVEL:
+            raise GraphError(f"level {int(level.max())} is above the highest level {MAX_LEVEL}")
         if rc == INPUT and np.any(level != 0):
             raise GraphError(f"input neurons sit on level 0, got level {int(level[level != 0][0])}")
         if rc == HIDDEN and count:

@@ -8,7 +8,15 @@ import numpy as np
 
 from .errors import GraphError
 
-__all__ = ["NEURON_DTYPES", "EDGE_DTYPES", "TagValue", "as_ids", "as_values", "forget_tags"]
+__all__ = [
+    "NEURON_DTYPES",
+    "EDGE_DTYPES",
+    "TagValue",
+    "MAX_INT_VALUE",
+    "as_ids",
+    "as_values",
+    "forget_tags",
+]
 
 NEURON_DTYPES = {
     "level": np.int64,
@@ -27,6 +35,8 @@ EDGE_DTYPES = {
     "lr": np.float32,
 }
 TagValue = bool | int | float | str
+MAX_INT_VALUE = 1 << 53
+"""Integer attributes (levels, steps) are refused beyond this: it is exact in float64."""
 
 
 def as_ids(x: Any, what: str) -> np.ndarray:
@@ -56,9 +66,19 @@ def as_values(x: Any, n: int, dtype: type, what: str) -> np.ndarray:
     [0.5, 0.5]
     """
     try:
-        arr = np.asarray(x, dtype=np.float64 if dtype is not np.int64 else np.int64)
+        arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
         raise GraphError(f"{what} must be numbers, got {type(x).__name__}") from None
+    if dtype is np.int64:
+        whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) <= MAX_INT_VALUE)
+        if not whole.all():
+            bad = arr.reshape(-1)[np.flatnonzero(~whole.reshape(-1))[0]]
+            raise GraphError(f"{what} must be whole numbers below 2**53, got {bad}")
+        if arr.ndim == 0:
+            arr = np.full(n, arr)
+        if arr.shape != (n,):
+            raise GraphError(f"{what} has shape {arr.shape}, expected ({n},)")
+        return arr.astype(np.int64)
     if arr.ndim == 0:
         arr = np.full(n, arr)
     if arr.shape != (n,):

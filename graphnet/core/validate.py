@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import GraphError
 from .keyindex import MAX_NEURON_ID, KeyIndex, edge_keys
+from .levels import MAX_LEVEL
 from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "check_new_edges",
     "check_finite",
     "edge_name",
+    "check_tag_value",
 ]
 
 
@@ -186,6 +188,9 @@ def _check_neurons(g, live, level, role, act, bias, born) -> None:
         raise GraphError(f"{who(bad)} has unknown activation code {int(ac[bad])}")
     check_finite(who, bias[live], "bias")
     check_finite(who, born[live], "born", nonneg=True)
+    bad = _first((lv < 0) | (lv > MAX_LEVEL))
+    if bad is not None:
+        raise GraphError(f"{who(bad)} is on level {int(lv[bad])}, outside [0, {MAX_LEVEL}]")
     bad = _first((rl == INPUT) != (lv == 0))
     if bad is not None:
         raise GraphError(
@@ -243,7 +248,31 @@ def _check_index(g, keys, eid, src, dst) -> None:
         g._index = idx
 
 
+def check_tag_value(on: str, name: str, owner: int, value: object) -> None:
+    """Raise unless a tag value is a bool, int, str or finite float (what every file format
+    keeps exactly).
+
+    Examples
+    --------
+    >>> check_tag_value("neuron", "patch", 3, float("nan"))
+    Traceback (most recent call last):
+    ...
+    graphnet.core.errors.GraphError: neuron 3: tag 'patch' value nan is not a finite bool, int, float or str
+    """
+    ok = isinstance(value, (bool, int, str)) or (isinstance(value, float) and np.isfinite(value))
+    if not ok:
+        raise GraphError(
+            f"{on} {owner}: tag {name!r} value {value!r} is not a finite bool, int, float or str"
+        )
+
+
 def _check_tags(g, alive, eid) -> None:
+    for on, tables in g._tags.items():
+        for name, table in tables.items():
+            if not isinstance(name, str):
+                raise GraphError(f"{on} tag name {name!r} is not a string")
+            for owner, value in table.items():
+                check_tag_value(on, name, owner, value)
     for name, table in g._tags["neuron"].items():
         ids = np.fromiter(table.keys(), np.int64, len(table))
         bad = (
