@@ -26,8 +26,9 @@ from .core import (
     mlp,
     replay,
 )
+from .core.io_graphml import read_graphml, write_graphml
 from .core.io_hdf5 import load, save
-from .core.io_networkx import from_networkx, to_networkx, write_graphml
+from .core.io_networkx import from_networkx, to_networkx
 from .core.io_pyg import from_pyg, to_pyg
 
 __version__ = "0.1.0"
@@ -58,6 +59,7 @@ __all__ = [
     "to_networkx",
     "to_pyg",
     "write_graphml",
+    "read_graphml",
 ]
 
 

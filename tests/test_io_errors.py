@@ -269,13 +269,6 @@ def test_from_networkx_weight_that_is_not_a_finite_number(bad):
         gn.from_networkx(G)
 
 
-def test_from_networkx_weight_on_some_edges_only():
-    G = nx.DiGraph([(0, 1), (1, 2)])
-    G.edges[0, 1]["weight"] = 1.0
-    with pytest.raises(gn.GraphError, match="some edges carry a 'weight' and others do not"):
-        gn.from_networkx(G)
-
-
 def test_from_networkx_non_scalar_node_attribute():
     G = nx.DiGraph([(0, 1)])
     G.nodes[1]["features"] = [1.0, 2.0]

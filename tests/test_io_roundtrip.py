@@ -457,6 +457,8 @@ def test_graphml_export_is_readable(tmp_path, g):
     assert G.graph["inputs"] == ",".join(map(str, g.inputs))
     assert G.graph["outputs"] == ",".join(map(str, g.outputs))
     assert os.listdir(tmp_path) == ["net.graphml"]
+    back = gn.read_graphml(path)
+    assert back.equals(g), first_difference(g, back)
 
 
 def test_graphml_export_of_an_mlp():

@@ -12,7 +12,7 @@ from .errors import GraphError
 from .graph import NeuronGraph
 from .keyindex import MAX_NEURON_ID
 from .levels import longest_path_levels
-from .schema import EDGE_DTYPES, NEURON_DTYPES
+from .schema import EDGE_DTYPES, NEURON_DTYPES, as_values
 from .validate import check_graph
 from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES
 
@@ -110,9 +110,11 @@ def build_graph(
     step: int = 0,
     seed: int = 0,
     edges_unique: bool = False,
+    draw_missing: bool = False,
 ) -> NeuronGraph:
     """The engine behind :func:`from_edges`, ``from_networkx`` and ``from_pyg``: neuron ``ids``
-    (any distinct non-negative ints), edges as id arrays, every attribute optional."""
+    (any distinct non-negative ints), edges as id arrays, every attribute optional.
+    ``draw_missing=True`` reads a NaN weight as "none given" and draws it like a missing one."""
     ids = np.asarray(ids, np.int64)
     n = ids.size
     src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
@@ -154,9 +156,7 @@ def build_graph(
         if outs.any():
             lv[outs] = max(int(lv[outs].max()), int(lv[hid].max()) + 1 if hid.any() else 1)
     else:
-        lv = np.asarray(level, np.int64)
-        if lv.shape != (n,):
-            raise GraphError(f"level has shape {lv.shape}, expected ({n},)")
+        lv = as_values(level, n, np.int64, "level")
     if activation is None:
         act = np.where(rc == HIDDEN, ACTIVATIONS.index("relu"), 0).astype(np.int8)
     else:
@@ -168,6 +168,10 @@ def build_graph(
         w = np.asarray(weight, np.float64)
         if w.shape != src.shape:
             raise GraphError(f"weight has shape {w.shape}, expected {src.shape}")
+        if draw_missing:
+            missing = np.isnan(w)
+            if missing.any():
+                w = np.where(missing, init_weights(dpos, n, rng), w)
         bad = np.flatnonzero(~np.isfinite(w))
         if bad.size:
             i = int(bad[0])
@@ -181,7 +185,14 @@ def build_graph(
             f"by id, so ids may reach at most {sparse_id_limit(n) - 1} here: renumber the neurons"
         )
     dense = lambda vals, dt, fill: _scatter(size, ids, vals, dt, fill)  # noqa: E731
-    eid = np.arange(src.size, dtype=np.int64) if edge_id is None else np.asarray(edge_id, np.int64)
+    m = src.size
+    eid = (
+        np.arange(m, dtype=np.int64)
+        if edge_id is None
+        else as_values(edge_id, m, np.int64, "edge id")
+    )
+    born = None if born is None else as_values(born, n, np.int64, "born")
+    edge_born = None if edge_born is None else as_values(edge_born, m, np.int64, "edge born")
     eorder = (
         np.argsort(eid, kind="stable") if eid.size > 1 and np.any(eid[1:] <= eid[:-1]) else None
     )

@@ -103,6 +103,11 @@ def first_difference(a: NeuronGraph, b: NeuronGraph) -> str | None:
     if a._inputs != b._inputs or a._outputs != b._outputs:
         return "input or output order differs"
     for on in ("neuron", "edge"):
-        if a._tags[on] != b._tags[on]:
+        if _typed(a._tags[on]) != _typed(b._tags[on]):
             return f"{on} tags differ"
     return None
+
+
+def _typed(tables: dict) -> dict:
+    """Tag tables with each value paired with its type, so that True, 1 and 1.0 differ."""
+    return {k: {i: (type(v), v) for i, v in t.items()} for k, t in tables.items()}

@@ -4,7 +4,7 @@
 ``role``, ``activation``, ``bias``, ``born`` and the neuron's tags; edge attributes ``weight``,
 ``id``, ``born``, ``lr`` and the edge's tags; graph attributes ``inputs``, ``outputs``,
 ``next_neuron_id``, ``next_edge_id`` and ``step``. ``from_networkx`` reads all of these back,
-and takes any other networkx DAG by the rules in its docstring.
+and takes any other networkx DAG by the rules in its docstring. The views carry no edit log.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-import os
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,13 +23,11 @@ if TYPE_CHECKING:
 
     from .graph import NeuronGraph
 
-__all__ = ["to_networkx", "from_networkx", "write_graphml"]
+__all__ = ["to_networkx", "from_networkx"]
 
 _NODE_KEYS = ("level", "role", "activation", "bias", "born")
 _EDGE_KEYS = ("weight", "id", "born", "lr")
 _SCALAR = (bool, int, float, str, np.integer, np.floating, np.bool_)
-# Characters XML 1.0 (and so GraphML) cannot hold, not even escaped.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def to_networkx(g: NeuronGraph) -> nx.DiGraph:
@@ -127,8 +123,9 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
       levels are longest-path depths from the inputs, outputs all on the top level; this is
       O(V + E). Disconnected parts are layered the same way, side by side.
     * Attributes: ``activation``, ``bias``, ``born`` on nodes; ``weight``, ``born``, ``lr``,
-      ``id`` on edges. An edge without ``weight`` gets a fan-in scaled initial weight drawn with
-      ``seed`` (never a constant). Other scalar attributes become tags.
+      ``id`` on edges. An edge without ``weight`` (on every edge, or on some only) gets a
+      fan-in scaled initial weight drawn with ``seed`` (never a constant); given weights are
+      kept exactly. Other scalar attributes become tags.
 
     Raises
     ------
@@ -179,8 +176,8 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
     )
     edge_data = list(itertools.chain.from_iterable(map(dict.values, adj.values())))
     edge_attr, edge_keys = _edge_columns(edge_data, G)
-    inputs = _labels(G.graph.get("inputs"), key_of)
-    outputs = _labels(G.graph.get("outputs"), key_of)
+    inputs = _labels(G.graph.get("inputs"), key_of, "inputs")
+    outputs = _labels(G.graph.get("outputs"), key_of, "outputs")
     acts = node_attr.get("activation")
     if acts is not None and any(a is None for a in acts):
         node_attr["activation"] = _fill_activations(
@@ -220,6 +217,7 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
             step=int(G.graph.get("step", 0)),
             seed=seed,
             edges_unique=True,
+            draw_missing=True,
         )
     except GraphError as err:
         # build_graph names neurons by id; name a cycle by the caller's node labels instead.
@@ -231,27 +229,33 @@ def from_networkx(G: nx.DiGraph, *, seed: int = 0) -> NeuronGraph:
     return g
 
 
-def _labels(given: Any, key_of: dict | None) -> list[int] | None:
+def _labels(given: Any, key_of: dict | None, what: str) -> list[int] | None:
+    """Node labels listed in ``G.graph[what]`` as neuron ids, or a GraphError naming the label."""
     if given is None:
         return None
-    return [key_of[n] if key_of is not None else int(n) for n in given]
+    if isinstance(given, (str, bytes)) or not hasattr(given, "__iter__"):
+        raise GraphError(f"G.graph[{what!r}] must be a list of node labels, got {given!r}")
+    out = []
+    for n in given:
+        if key_of is not None:
+            if n not in key_of:
+                raise GraphError(f"G.graph[{what!r}] lists {n!r}, which is not a node")
+            out.append(key_of[n])
+        elif isinstance(n, (int, np.integer)) and not isinstance(n, bool):
+            out.append(int(n))
+        else:
+            raise GraphError(f"G.graph[{what!r}] lists {n!r}, which is not a node")
+    return out
 
 
 def _fill(arr: np.ndarray | None, default: float | None = None) -> np.ndarray | None:
-    """Missing entries (NaN) take ``default``; with no default, missing weights are drawn."""
+    """Missing entries (NaN) take ``default``; with no default (weights) they stay NaN and
+    :func:`build_graph` draws them."""
     if arr is None:
         return None
     if default is None:
-        return None if np.isnan(arr).all() else _missing_weights(arr)
+        return None if np.isnan(arr).all() else arr
     return np.where(np.isnan(arr), default, arr)
-
-
-def _missing_weights(arr: np.ndarray) -> np.ndarray:
-    if np.isnan(arr).any():
-        raise GraphError(
-            "some edges carry a 'weight' and others do not; give it on every edge or on none"
-        )
-    return arr
 
 
 def _opt_int(arr: np.ndarray | None, default: int | None = None) -> np.ndarray | None:
@@ -383,41 +387,3 @@ def _extra_edge_tags(edge_data: list[dict], ids: np.ndarray | None) -> dict:
             if ids is not None:
                 tags.setdefault(k, {})[int(ids[j])] = v.item() if isinstance(v, np.generic) else v
     return tags
-
-
-def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
-    """Export ``g`` as GraphML (for Gephi, yEd, Cytoscape), written atomically. The input and
-    output order is stored as comma-separated graph attributes.
-
-    Examples
-    --------
-    >>> import graphnet as gn, tempfile, os, networkx as nx
-    >>> path = os.path.join(tempfile.mkdtemp(), "net.graphml")
-    >>> gn.write_graphml(gn.mlp([3, 2], density=1.0, seed=0), path)
-    >>> nx.read_graphml(path).number_of_edges()
-    6
-    """
-    import networkx as nx
-
-    from .atomic import atomic_path
-
-    for on in ("neuron", "edge"):
-        for name, table in g._tags[on].items():
-            for i, v in itertools.chain([(None, name)], table.items()):
-                bad = _NOT_XML.search(v) if isinstance(v, str) else None
-                if bad:
-                    what = (
-                        f"{on} tag name {name!r}"
-                        if i is None
-                        else f"{on} {i} tag {name!r} value {v!r}"
-                    )
-                    raise GraphError(
-                        f"{what} holds the character U+{ord(bad.group()):04X}, "
-                        "which XML (so GraphML) cannot store; change the tag before "
-                        "exporting"
-                    )
-    G = to_networkx(g)
-    for key in ("inputs", "outputs"):
-        G.graph[key] = ",".join(str(i) for i in G.graph[key])
-    with atomic_path(path) as tmp:
-        nx.write_graphml(G, tmp)

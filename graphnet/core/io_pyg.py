@@ -173,6 +173,12 @@ def from_pyg(data: Data, *, seed: int = 0) -> NeuronGraph:
     io = {}
     for key in ("input_index", "output_index"):
         pos = _np(data, key)
+        if pos is not None:
+            if pos.ndim != 1 or (pos.size and pos.dtype.kind not in "iu"):
+                raise GraphError(f"{key} must be a 1-d integer tensor, got {pos.dtype} {pos.shape}")
+            bad = np.flatnonzero((pos < 0) | (pos >= n))
+            if bad.size:
+                raise GraphError(f"{key} refers to node {int(pos[bad[0]])}, outside 0..{n - 1}")
         io[key] = None if pos is None else ids[pos.astype(np.int64)].tolist()
     tags = meta.get("tags")
     return build_graph(

@@ -1,0 +1,185 @@
+"""Graphs that graphnet did not write: networkx DAGs with partial attributes, GraphML from
+other tools, PyG data with bad index tensors, and corrupt fields in HDF5 files."""
+
+import json
+
+import h5py
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+import graphnet as gn
+
+
+# ---------------------------------------------------------------------------- networkx
+def test_from_networkx_draws_only_the_missing_weights():
+    G = nx.DiGraph([(0, 2), (1, 2), (0, 3), (1, 3), (2, 4), (3, 4)])
+    G.edges[0, 2]["weight"] = 0.25
+    G.edges[3, 4]["weight"] = -1.5
+    g = gn.from_networkx(G, seed=3)
+    w = dict(zip(zip(*(a.tolist() for a in g.edge_list()[:2])), g.edge_list()[2].tolist()))
+    assert w[0, 2] == 0.25 and w[3, 4] == -1.5
+    drawn = [w[k] for k in [(1, 2), (0, 3), (1, 3), (2, 4)]]
+    assert np.all(np.isfinite(drawn)) and len(set(drawn)) == 4  # drawn, not a constant
+    again = gn.from_networkx(G, seed=3)
+    assert again.equals(g)
+    other = gn.from_networkx(G, seed=4)
+    assert not np.array_equal(other.edge_list()[2], g.edge_list()[2])
+    g.check()
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("inputs", ["x", "nope"], r"G.graph\['inputs'\] lists 'nope', which is not a node"),
+        ("outputs", "y", r"G.graph\['outputs'\] must be a list of node labels"),
+    ],
+)
+def test_from_networkx_io_labels_that_are_not_nodes(key, value, message):
+    G = nx.DiGraph([("x", "h"), ("h", "y")])
+    G.graph[key] = value
+    with pytest.raises(gn.GraphError, match=message):
+        gn.from_networkx(G)
+
+
+def test_from_networkx_unknown_integer_io_label():
+    G = nx.DiGraph([(0, 1), (1, 2)])
+    G.graph["inputs"] = [7]
+    with pytest.raises(gn.GraphError, match="inputs lists unknown neuron 7"):
+        gn.from_networkx(G)
+
+
+# ---------------------------------------------------------------------------- GraphML
+def test_graphml_round_trip_keeps_ids_attributes_and_tags(tmp_path):
+    g = gn.mlp([4, 5, 3], density=0.4, seed=2)
+    g.remove_neuron(5, cascade=True)
+    g.step = 17
+    h = g.add_neuron(level=1, activation="tanh", bias=0.5)
+    g.add_edges([0, h], [h, 10], [0.125, -2.0])
+    g.tag("neuron", "patch", [h])
+    g.tag("edge", "note", [1], "kept")
+    g.tag("edge", "score", [2], 0.75)
+    path = tmp_path / "net.graphml"
+    gn.write_graphml(g, path)
+    back = gn.read_graphml(path)
+    assert back.equals(g), gn.core.describe.first_difference(g, back)
+    assert back.step == 17 and back.next_neuron_id == g.next_neuron_id
+
+
+def test_read_graphml_from_another_tool(tmp_path):
+    G = nx.DiGraph([("a", "h"), ("b", "h"), ("h", "out")])
+    G.edges["a", "h"]["weight"] = 0.5
+    path = tmp_path / "foreign.graphml"
+    nx.write_graphml(G, path)
+    g = gn.read_graphml(path)
+    names = g.tags("neuron", "name")
+    assert sorted(names.values()) == ["a", "b", "h", "out"]
+    assert [names[i] for i in g.inputs] == ["a", "b"] and [names[i] for i in g.outputs] == ["out"]
+    by_name = {v: k for k, v in names.items()}
+    assert g.edge_list()[2][g.edge_ids([by_name["a"]], [by_name["h"]])[0]] == 0.5
+
+
+def test_read_graphml_errors(tmp_path):
+    with pytest.raises(gn.GraphFileError, match="no such file"):
+        gn.read_graphml(tmp_path / "missing.graphml")
+    bad = tmp_path / "bad.graphml"
+    bad.write_text("<graphml><graph edgedefault='directed'><node")
+    with pytest.raises(gn.GraphFileError, match="bad.graphml: not a readable GraphML file"):
+        gn.read_graphml(bad)
+    undirected = tmp_path / "u.graphml"
+    nx.write_graphml(nx.Graph([(0, 1)]), undirected)
+    with pytest.raises(gn.GraphError, match="undirected"):
+        gn.read_graphml(undirected)
+
+
+# ---------------------------------------------------------------------------- PyG
+@pytest.mark.parametrize(
+    "index, message",
+    [
+        (torch.tensor([5]), r"input_index refers to node 5, outside 0..2"),
+        (torch.tensor([-1]), r"input_index refers to node -1"),
+        (torch.tensor([0.0]), r"input_index must be a 1-d integer tensor"),
+    ],
+)
+def test_from_pyg_bad_input_index(index, message):
+    data = Data(edge_index=torch.tensor([[0, 1], [2, 2]]), num_nodes=3, input_index=index)
+    with pytest.raises(gn.GraphError, match=message):
+        gn.from_pyg(data)
+
+
+def test_from_pyg_refuses_fractional_levels():
+    data = Data(edge_index=torch.tensor([[0], [1]]), num_nodes=2, level=torch.tensor([0.0, 1.5]))
+    with pytest.raises(gn.GraphError, match="level must be whole numbers"):
+        gn.from_pyg(data)
+
+
+# ---------------------------------------------------------------------------- HDF5 fields
+def _saved(tmp_path):
+    g = gn.mlp([3, 2], density=1.0, seed=0)
+    g.tag("neuron", "patch", [3])
+    g.add_edge(0, 4, 0.0) if not g.has_edge(0, 4) else g.set_edge_attr("weight", [0], [0.5])
+    path = tmp_path / "g.h5"
+    gn.save(g, path)
+    return path
+
+
+def _tamper_attr(obj, key, value):
+    del obj.attrs[key]
+    obj.attrs[key] = value
+
+
+CORRUPT_FIELDS = [
+    ("tags not a table", lambda f: _tamper_attr(f["tags"], "json", "[]"), "tags are not a"),
+    (
+        "tag value a dict",
+        lambda f: _tamper_attr(f["tags"], "json", json.dumps({"neuron": {"p": [[3, {}]]}})),
+        r"tag 'p' value \{\} is not a finite bool",
+    ),
+    (
+        "log scalars not a table",
+        lambda f: _tamper_attr(f["log/00000000"], "scalars", "[]"),
+        "edit record 0 scalars are not a table",
+    ),
+    (
+        "log record a dataset",
+        lambda f: (f["log"].__delitem__("00000000"), f["log"].create_dataset("00000000", data=[1])),
+        "edit record 0 is not a group",
+    ),
+    (
+        "unknown log operation",
+        lambda f: _tamper_attr(f["log/00000000"], "op", "explode"),
+        "edit record 0 has unknown operation 'explode'",
+    ),
+    (
+        "huge next_neuron_id",
+        lambda f: _tamper_attr(f, "next_neuron_id", np.int64(1 << 40)),
+        "next_neuron_id 1099511627776 exceeds",
+    ),
+    (
+        "float edge sources",
+        lambda f: (
+            f["edges"].__delitem__("src"),
+            f["edges"].create_dataset("src", data=np.arange(6, dtype=np.float64) * 0.5),
+        ),
+        "edges/src holds float64, expected int64",
+    ),
+    (
+        "negative step",
+        lambda f: _tamper_attr(f, "step", np.int64(-4)),
+        "step is negative",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "what, tamper, message", CORRUPT_FIELDS, ids=[c[0] for c in CORRUPT_FIELDS]
+)
+def test_load_names_a_corrupt_field(tmp_path, what, tamper, message):
+    path = _saved(tmp_path)
+    with h5py.File(path, "r+") as f:
+        tamper(f)
+    with pytest.raises(gn.GraphFileError, match=message) as err:
+        gn.load(path)
+    assert "g.h5" in str(err.value)
