@@ -1,5 +1,5 @@
-"""Graphs that graphnet did not write: networkx DAGs with partial attributes, GraphML from
-other tools, PyG data with bad index tensors, and corrupt fields in HDF5 files."""
+"""Graphs that graphnet did not write: GraphML from other tools, PyG data (plain, and with bad
+index tensors), and corrupt fields in HDF5 files."""
 
 import json
 
@@ -8,47 +8,10 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from graph_asserts import assert_same_graph
 from torch_geometric.data import Data
 
 import graphnet as gn
-
-
-# ---------------------------------------------------------------------------- networkx
-def test_from_networkx_draws_only_the_missing_weights():
-    G = nx.DiGraph([(0, 2), (1, 2), (0, 3), (1, 3), (2, 4), (3, 4)])
-    G.edges[0, 2]["weight"] = 0.25
-    G.edges[3, 4]["weight"] = -1.5
-    g = gn.from_networkx(G, seed=3)
-    w = dict(zip(zip(*(a.tolist() for a in g.edge_list()[:2])), g.edge_list()[2].tolist()))
-    assert w[0, 2] == 0.25 and w[3, 4] == -1.5
-    drawn = [w[k] for k in [(1, 2), (0, 3), (1, 3), (2, 4)]]
-    assert np.all(np.isfinite(drawn)) and len(set(drawn)) == 4  # drawn, not a constant
-    again = gn.from_networkx(G, seed=3)
-    assert again.equals(g)
-    other = gn.from_networkx(G, seed=4)
-    assert not np.array_equal(other.edge_list()[2], g.edge_list()[2])
-    g.check()
-
-
-@pytest.mark.parametrize(
-    "key, value, message",
-    [
-        ("inputs", ["x", "nope"], r"G.graph\['inputs'\] lists 'nope', which is not a node"),
-        ("outputs", "y", r"G.graph\['outputs'\] must be a list of node labels"),
-    ],
-)
-def test_from_networkx_io_labels_that_are_not_nodes(key, value, message):
-    G = nx.DiGraph([("x", "h"), ("h", "y")])
-    G.graph[key] = value
-    with pytest.raises(gn.GraphError, match=message):
-        gn.from_networkx(G)
-
-
-def test_from_networkx_unknown_integer_io_label():
-    G = nx.DiGraph([(0, 1), (1, 2)])
-    G.graph["inputs"] = [7]
-    with pytest.raises(gn.GraphError, match="inputs lists unknown neuron 7"):
-        gn.from_networkx(G)
 
 
 # ---------------------------------------------------------------------------- GraphML
@@ -92,6 +55,47 @@ def test_read_graphml_errors(tmp_path):
     nx.write_graphml(nx.Graph([(0, 1)]), undirected)
     with pytest.raises(gn.GraphError, match="undirected"):
         gn.read_graphml(undirected)
+
+
+# ---------------------------------------------------------------------- foreign PyG Data
+def test_from_pyg_edge_index_only():
+    ei = torch.tensor([[0, 1, 2, 0], [2, 2, 3, 3]])
+    g = gn.from_pyg(Data(edge_index=ei, num_nodes=6), seed=3)
+    ref = gn.from_edges([0, 1, 2, 0], [2, 2, 3, 3], num_neurons=6, seed=3)
+    assert_same_graph(ref, g)
+    assert g.inputs == [0, 1, 4, 5]  # isolated 4, 5 are inputs
+    assert g.outputs == [3]
+    assert g.neuron_attr("level").tolist() == [0, 0, 1, 2, 0, 0]
+    w = g.edge_list()[2]
+    assert np.unique(w).size == 4
+    assert not np.array_equal(
+        w, gn.from_pyg(Data(edge_index=ei, num_nodes=6), seed=4).edge_list()[2]
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Unable to accurately infer 'num_nodes'")
+def test_from_pyg_edge_index_only_infers_the_node_count():
+    g = gn.from_pyg(Data(edge_index=torch.tensor([[0, 1], [2, 2]])))
+    assert g.neuron_ids.tolist() == [0, 1, 2]
+    assert (g.inputs, g.outputs) == ([0, 1], [2])
+
+
+def test_from_pyg_edge_weight():
+    ei = torch.tensor([[0, 1, 2], [2, 2, 3]])
+    w = torch.tensor([0.5, -0.25, 3.0])
+    g = gn.from_pyg(Data(edge_index=ei, edge_weight=w, num_nodes=4))
+    assert g.edge_list()[2].tolist() == [0.5, -0.25, 3.0]
+    assert g.edge_list()[0].tolist() == [0, 1, 2]
+    assert g.edge_list()[1].tolist() == [2, 2, 3]
+
+
+def test_from_pyg_one_column_edge_attr():
+    ei = torch.tensor([[0, 1, 2], [2, 2, 3]])
+    g = gn.from_pyg(
+        Data(edge_index=ei, edge_attr=torch.tensor([[0.5], [-0.25], [3.0]]), num_nodes=4)
+    )
+    assert g.edge_list()[2].tolist() == [0.5, -0.25, 3.0]
+    assert g.neuron_attr("level").tolist() == [0, 0, 1, 2]
 
 
 # ---------------------------------------------------------------------------- PyG

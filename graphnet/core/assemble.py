@@ -68,22 +68,28 @@ def assemble(
     return g
 
 
-def _codes(values: Any, vocab: tuple[str, ...], what: str, n: int) -> np.ndarray:
+def _codes(values: Any, vocab: tuple[str, ...], what: str, ids: np.ndarray) -> np.ndarray:
+    """Role or activation codes from names or codes, naming the neuron of a bad one."""
+    n = ids.size
     arr = np.asarray(values)
     if arr.shape != (n,):
         raise GraphError(f"{what} has shape {arr.shape}, expected ({n},)")
     if arr.dtype.kind in "iu":
         bad = np.flatnonzero((arr < 0) | (arr >= len(vocab)))
         if bad.size:
+            i = int(bad[0])
             raise GraphError(
-                f"{what} code {int(arr[bad[0]])} is not one of 0..{len(vocab) - 1} ({', '.join(vocab)})"
+                f"neuron {int(ids[i])}: {what} code {int(arr[i])} is not one of "
+                f"0..{len(vocab) - 1} ({', '.join(vocab)})"
             )
         return arr.astype(np.int8)
     lookup = {name: i for i, name in enumerate(vocab)}
     out = np.empty(n, np.int8)
     for i, v in enumerate(arr.tolist()):
         if v not in lookup:
-            raise GraphError(f"unknown {what} {v!r}; expected one of {', '.join(vocab)}")
+            raise GraphError(
+                f"neuron {int(ids[i])}: unknown {what} {v!r}; expected one of {', '.join(vocab)}"
+            )
         out[i] = lookup[v]
     return out
 
@@ -132,7 +138,7 @@ def build_graph(
         has_out = np.bincount(spos, minlength=n) > 0
         rc = np.where(~has_in, INPUT, np.where(~has_out, OUTPUT, HIDDEN)).astype(np.int8)
     else:
-        rc = _codes(role, ROLES, "role", n)
+        rc = _codes(role, ROLES, "role", ids)
     pos_of = (
         {int(i): p for p, i in enumerate(ids.tolist())}
         if (inputs is not None or outputs is not None)
@@ -160,7 +166,7 @@ def build_graph(
     if activation is None:
         act = np.where(rc == HIDDEN, ACTIVATIONS.index("relu"), 0).astype(np.int8)
     else:
-        act = _codes(activation, ACTIVATIONS, "activation", n)
+        act = _codes(activation, ACTIVATIONS, "activation", ids)
     rng = np.random.default_rng(seed)
     if weight is None:
         w = init_weights(dpos, n, rng)
