@@ -246,10 +246,9 @@ def _positions(ids: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.nd
     ids. Dense ids use a lookup table (O(V + E)); sparse ones a binary search."""
     n = ids.size
     srt = np.sort(ids)
-    if n > 1 and np.any(srt[1:] == srt[:-1]):
-        raise GraphError(
-            f"neuron {int(srt[np.flatnonzero(srt[1:] == srt[:-1])[0]])} is given twice"
-        )
+    twice = np.flatnonzero(srt[1:] == srt[:-1]) if n > 1 else ()
+    if len(twice):
+        raise GraphError(f"neuron {int(srt[twice[0]])} is given twice")
     if n and srt[-1] <= 4 * n + 1024:
         table = np.full(int(srt[-1]) + 1, -1, np.int64)
         table[ids] = np.arange(n, dtype=np.int64)

@@ -14,7 +14,7 @@ from . import validate
 from .errors import GraphError
 from .keyindex import KeyIndex, edge_keys
 from .levels import descendants_mask, plan_lift
-from .schema import EDGE_DTYPES, as_ids, as_values, forget_tags
+from .schema import EDGE_DTYPES, as_ids, as_values, find_sorted, first_repeat, forget_tags
 
 if TYPE_CHECKING:
     from .columns import Columns
@@ -168,24 +168,16 @@ class EdgeEdits:
         self.log.append("set_edge_attr", self.step, reason, ids=ids, name=name, values=arr)
 
     def _edge_positions(self, ids: np.ndarray, unique: bool = True) -> np.ndarray:
-        eid = self._edges.view("id")
-        pos = np.searchsorted(eid, ids)
-        ok = (
-            (pos < eid.size) & (eid[np.minimum(pos, max(eid.size - 1, 0))] == ids)
-            if eid.size
-            else np.zeros(ids.size, bool)
-        )
+        pos, ok = find_sorted(self._edges.view("id"), ids)
         bad = np.flatnonzero(~ok)
         if bad.size:
             e = int(ids[bad[0]])
             raise GraphError(
                 f"edge {e} was removed" if 0 <= e < self._next_edge else f"unknown edge {e}"
             )
-        if unique and ids.size > 1:
-            s = np.sort(ids)
-            twice = np.flatnonzero(s[1:] == s[:-1])
-            if twice.size:
-                raise GraphError(f"edge {int(s[twice[0]])} is given twice")
+        twice = first_repeat(ids) if unique else None
+        if twice is not None:
+            raise GraphError(f"edge {twice} is given twice")
         return pos
 
     def _drop_edges(self, keep: np.ndarray) -> None:

@@ -20,7 +20,7 @@ from .editlog import EditLog
 from .errors import GraphError
 from .keyindex import KeyIndex, edge_keys
 from .neuron_edits import NeuronEdits
-from .schema import EDGE_DTYPES, MAX_INT_VALUE, NEURON_DTYPES, TagValue, as_ids
+from .schema import EDGE_DTYPES, MAX_INT_VALUE, NEURON_DTYPES, TagValue, as_ids, first_repeat
 from .vocab import ACTIVATIONS, ROLES
 
 __all__ = ["NeuronGraph", "NEURON_DTYPES", "EDGE_DTYPES"]
@@ -328,9 +328,7 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
         bad = np.flatnonzero(~alive[ids])
         if bad.size:
             raise GraphError(f"neuron {int(ids[bad[0]])} was removed")
-        if unique and ids.size > 1:
-            s = np.sort(ids)
-            twice = np.flatnonzero(s[1:] == s[:-1])
-            if twice.size:
-                raise GraphError(f"neuron {int(s[twice[0]])} is given twice")
+        twice = first_repeat(ids) if unique else None
+        if twice is not None:
+            raise GraphError(f"neuron {twice} is given twice")
         return ids

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import GraphError
+from .vocab import HIDDEN, INPUT, OUTPUT
 
 __all__ = ["descendants_mask", "plan_lift", "longest_path_levels", "MAX_LEVEL"]
 
@@ -68,14 +69,14 @@ def plan_lift(
     mask = descendants_mask(src, dst, level.size, neurons)
     if mask.any() and int(level[mask].max()) + by > MAX_LEVEL:
         raise GraphError(f"lifting by {by} would take a neuron above level {MAX_LEVEL}")
-    ins = np.flatnonzero(mask & (role == 0))
+    ins = np.flatnonzero(mask & (role == INPUT))
     if ins.size:
         raise GraphError(f"input neuron {int(ins[0])} cannot be lifted: inputs stay on level 0")
     new = level.copy()
     new[mask] += by
-    outs = alive & (role == 2)
+    outs = alive & (role == OUTPUT)
     if outs.any():
-        hidden = alive & (role == 1)
+        hidden = alive & (role == HIDDEN)
         top = int(new[outs].max())
         if hidden.any():
             top = max(top, int(new[hidden].max()) + 1)

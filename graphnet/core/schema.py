@@ -106,3 +106,33 @@ def forget_tags(tables: dict[str, dict[int, TagValue]], ids: np.ndarray) -> None
             table.pop(i, None)
         if not table:
             del tables[name]
+
+
+def first_repeat(ids: np.ndarray) -> int | None:
+    """The smallest id that occurs more than once in ``ids``, or None.
+
+    Examples
+    --------
+    >>> first_repeat(np.array([4, 1, 4, 1]))
+    1
+    """
+    if ids.size < 2:
+        return None
+    s = np.sort(ids)
+    twice = np.flatnonzero(s[1:] == s[:-1])
+    return int(s[twice[0]]) if twice.size else None
+
+
+def find_sorted(haystack: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``needles`` in the ascending array ``haystack`` and a mask of those found.
+
+    Examples
+    --------
+    >>> pos, found = find_sorted(np.array([2, 5, 9]), np.array([5, 6, 9]))
+    >>> pos.tolist(), found.tolist()
+    ([1, 2, 2], [True, False, True])
+    """
+    if haystack.size == 0:
+        return np.zeros(needles.size, np.int64), np.zeros(needles.size, bool)
+    pos = np.minimum(np.searchsorted(haystack, needles), haystack.size - 1)
+    return pos, haystack[pos] == needles

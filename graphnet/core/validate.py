@@ -14,6 +14,7 @@ import numpy as np
 from .errors import GraphError
 from .keyindex import MAX_NEURON_ID, KeyIndex, edge_keys
 from .levels import MAX_LEVEL
+from .schema import find_sorted
 from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES
 
 if TYPE_CHECKING:
@@ -286,12 +287,6 @@ def _check_tags(g, alive, eid) -> None:
             raise GraphError(f"neuron tag {name!r} refers to missing neuron {int(ids[bad])}")
     for name, table in g._tags["edge"].items():
         ids = np.fromiter(table.keys(), np.int64, len(table))
-        at = np.searchsorted(eid, ids)
-        ok = (
-            (at < eid.size) & (eid[np.minimum(at, max(eid.size - 1, 0))] == ids)
-            if eid.size
-            else np.zeros(ids.size, bool)
-        )
-        bad = _first(~ok)
+        bad = _first(~find_sorted(eid, ids)[1])
         if bad is not None:
             raise GraphError(f"edge tag {name!r} refers to missing edge {int(ids[bad])}")
