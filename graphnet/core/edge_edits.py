@@ -14,7 +14,7 @@ from . import validate
 from .errors import GraphError
 from .keyindex import KeyIndex, edge_keys
 from .levels import descendants_mask, plan_lift
-from .schema import EDGE_DTYPES, as_ids, as_values, find_sorted, first_repeat, forget_tags
+from .schema import EDGE_DTYPES, as_ids, as_values, find_sorted, forget_tags
 
 if TYPE_CHECKING:
     from .columns import Columns
@@ -175,9 +175,12 @@ class EdgeEdits:
             raise GraphError(
                 f"edge {e} was removed" if 0 <= e < self._next_edge else f"unknown edge {e}"
             )
-        twice = first_repeat(ids) if unique else None
-        if twice is not None:
-            raise GraphError(f"edge {twice} is given twice")
+        if unique and ids.size > 1:
+            # Positions lie in [0, E): counting them is O(ids + E), cheaper than sorting ids.
+            hits = np.bincount(pos, minlength=len(self._edges))
+            if hits.max() > 1:
+                twice = int(self._edges.view("id")[int(np.argmax(hits > 1))])
+                raise GraphError(f"edge {twice} is given twice")
         return pos
 
     def _drop_edges(self, keep: np.ndarray) -> None:

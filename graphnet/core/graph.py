@@ -20,7 +20,15 @@ from .editlog import EditLog
 from .errors import GraphError
 from .keyindex import KeyIndex, edge_keys
 from .neuron_edits import NeuronEdits
-from .schema import EDGE_DTYPES, MAX_INT_VALUE, NEURON_DTYPES, TagValue, as_ids, first_repeat
+from .schema import (
+    EDGE_DTYPES,
+    MAX_INT_VALUE,
+    NEURON_DTYPES,
+    TagValue,
+    as_ids,
+    as_values,
+    first_repeat,
+)
 from .vocab import ACTIVATIONS, ROLES
 
 __all__ = ["NeuronGraph", "NEURON_DTYPES", "EDGE_DTYPES"]
@@ -260,6 +268,50 @@ class NeuronGraph(NeuronEdits, EdgeEdits):
         if not table:
             self._tag_table(on).pop(name, None)
         self.log.append("untag", self.step, reason, ids=ids, on=on, name=str(name))
+
+    def write_parameters(
+        self,
+        edge_ids: Any,
+        weights: Any,
+        neuron_ids: Any = None,
+        biases: Any = None,
+    ) -> None:
+        """Write trained weights (and biases) onto existing edges (and neurons).
+
+        This is training state, not a structural edit: nothing is appended to the edit log
+        (save the graph to keep it). :func:`compilers.sync` calls this.
+
+        Raises
+        ------
+        GraphError
+            Naming the edge or neuron, if an id is unknown or a value is NaN or infinite
+            (a diverged training run is not written over the graph).
+
+        Examples
+        --------
+        >>> import graphnet as gn
+        >>> g = gn.mlp([2, 1], density=1.0, seed=0)
+        >>> g.write_parameters([0, 1], [0.5, -0.5]); g.edge_list()[2].tolist(), len(g.log)
+        ([0.5, -0.5], 0)
+        """
+        ids = as_ids(edge_ids, "edge ids")
+        pos = self._edge_positions(ids)
+        w = as_values(weights, ids.size, np.float32, "weights")
+        src, dst = self._edges.view("src"), self._edges.view("dst")
+        validate.check_finite(
+            lambda i: validate.edge_name(int(src[pos[i]]), int(dst[pos[i]]), int(ids[i])),
+            w,
+            "trained weight",
+        )
+        if neuron_ids is not None:
+            nids = self._live_neurons(as_ids(neuron_ids, "neuron ids"), unique=True)
+            b = as_values(biases, nids.size, np.float32, "biases")
+            validate.check_finite(lambda i: f"neuron {int(nids[i])}", b, "trained bias")
+            bad = np.flatnonzero((self._neurons.view("role")[nids] == 0) & (b != 0))
+            if bad.size:
+                raise GraphError(f"input neuron {int(nids[bad[0]])} keeps bias 0")
+            self._neurons.writable("bias")[nids] = b
+        self._edges.writable("weight")[pos] = w
 
     # ------------------------------------------------------------------ whole graph
     def check(self) -> None:

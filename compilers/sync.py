@@ -1,0 +1,72 @@
+"""``gn.sync``: trained weights and biases from a compiled module back onto its graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from graphnet.core.errors import GraphError
+from graphnet.core.graph import NeuronGraph
+
+from .module import CompiledGraph
+
+__all__ = ["sync", "module_parameters"]
+
+
+def module_parameters(model: CompiledGraph) -> tuple[np.ndarray, ...]:
+    """``(edge_ids, weights, neuron_ids, biases)`` of a compiled module as numpy arrays.
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> eids, w, nids, b = module_parameters(gn.compile(gn.mlp([2, 1], density=1.0, seed=0)))
+    >>> eids.tolist(), nids.tolist()
+    ([0, 1], [2])
+    """
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    with torch.no_grad():
+        for k in range(model.num_blocks):
+            parts[0].append(model.edge_ids(k).cpu().numpy())
+            parts[1].append(model.values[k].detach().cpu().numpy())
+            parts[2].append(model.neuron_ids(k).cpu().numpy())
+            parts[3].append(model.bias[k].detach().cpu().numpy())
+    return tuple(
+        np.concatenate(p) if p else np.empty(0, np.float32 if i % 2 else np.int64)
+        for i, p in enumerate(parts)
+    )
+
+
+def sync(g: NeuronGraph, model: CompiledGraph) -> None:
+    """Write the trained weights and biases of ``model`` onto the edges and neurons of ``g``.
+
+    Training state, not an edit: the edit log is not appended to. Call it before editing a
+    trained graph, so that growth operators (a clone copies weights) see trained values.
+
+    Raises
+    ------
+    GraphError
+        If the model holds an edge or neuron the graph no longer has (it was compiled from
+        another graph, or the graph was edited: use :func:`compilers.recompile`), or a trained
+        value is NaN or infinite.
+
+    Examples
+    --------
+    >>> import torch, graphnet as gn
+    >>> g = gn.mlp([2, 1], density=1.0, seed=0)
+    >>> model = gn.compile(g)
+    >>> with torch.no_grad(): _ = model.values[0].fill_(0.25)
+    >>> gn.sync(g, model); g.edge_list()[2].tolist()
+    [0.25, 0.25]
+    """
+    if not isinstance(model, CompiledGraph):
+        raise GraphError(f"sync needs a module made by gn.compile, got {type(model).__name__}")
+    eids, w, nids, b = module_parameters(model)
+    try:
+        g.write_parameters(eids, w, nids, b)
+    except GraphError as err:
+        if "removed" in str(err) or "unknown" in str(err):
+            raise GraphError(
+                f"the model does not match the graph ({err}); it was compiled from another "
+                "graph, or the graph was edited since: recompile first"
+            ) from err
+        raise
