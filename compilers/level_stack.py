@@ -67,7 +67,6 @@ def _dense_weight(p: BlockPlan, values: torch.Tensor) -> torch.Tensor:
     return w.view(p.rows, p.width)
 
 
-
 class _LevelStack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, plans, num_inputs, num_slots, x, *params):
