@@ -22,7 +22,7 @@ class MaskedReference(torch.nn.Module):
         n = g.next_neuron_id
         src, dst, w = g.edge_list()
         weight = torch.zeros(n, n)
-        weight[torch.as_tensor(dst), torch.as_tensor(src)] = torch.tensor(w)
+        weight[torch.tensor(dst), torch.tensor(src)] = torch.tensor(w)
         self.weight = torch.nn.Parameter(weight)
         self.register_buffer("mask", (weight != 0) | _edge_mask(g, n))
         self.bias = torch.nn.Parameter(torch.zeros(n))
@@ -50,7 +50,7 @@ class MaskedReference(torch.nn.Module):
 def _edge_mask(g, n):
     src, dst, _ = g.edge_list()
     m = torch.zeros(n, n, dtype=torch.bool)
-    m[torch.as_tensor(dst), torch.as_tensor(src)] = True
+    m[torch.tensor(dst), torch.tensor(src)] = True
     return m
 
 
