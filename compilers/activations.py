@@ -71,7 +71,7 @@ def activation_grad(
     if name == "identity":
         return grad_out
     if name == "relu":
-        return grad_out * (out > 0)
+        return torch.ops.aten.threshold_backward(grad_out, out, 0)
     if name == "leaky_relu":
         return torch.where(out > 0, grad_out, grad_out * LEAKY_SLOPE)
     if name == "tanh":

@@ -18,13 +18,15 @@ A block multiplies the buffer columns ``[lo, start)`` by its weights:
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from .activations import activation_grad, apply_activation_
 
-__all__ = ["BlockPlan", "run_levels"]
+__all__ = ["BlockPlan", "Workspace", "run_levels"]
 
 
 @dataclass
@@ -53,10 +55,13 @@ class BlockPlan:
         return self.start - self.lo
 
 
+# torch warns once per process that CSR support is in beta; graphnet relies on the CSR
+# kernels it tests (mm, addmm, sampled_addmm), so that one message is silenced.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
 def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
+    return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
 
 
 def _dense_weight(p: BlockPlan, values: torch.Tensor) -> torch.Tensor:
@@ -67,87 +72,212 @@ def _dense_weight(p: BlockPlan, values: torch.Tensor) -> torch.Tensor:
     return w.view(p.rows, p.width)
 
 
+def _sources(p: BlockPlan, n_in: int, x: torch.Tensor, buf: torch.Tensor, dense: bool):
+    """The block's input as (part read from ``x`` as batch x cols, or None; part read from
+    the buffer as rows x batch, or None). Dense blocks read model inputs from ``x`` directly
+    (a transposed operand costs BLAS nothing); sparse ones read the transposed copy in the
+    buffer, which CSR kernels need contiguous."""
+    if not dense or p.lo >= n_in:
+        return None, buf[p.lo : p.start]
+    from_x = x[:, p.lo : min(n_in, p.start)]
+    return from_x, (buf[n_in : p.start] if p.start > n_in else None)
+
+
+def _transpose_into(dst: torch.Tensor, x: torch.Tensor) -> None:
+    """``dst[:] = x.t()``, in blocks of batch rows that stay in cache (a fair bit faster than
+    one strided copy of a batch that does not)."""
+    step = 128
+    if x.shape[0] <= step:
+        dst.copy_(x.t())
+        return
+    for i in range(0, x.shape[0], step):
+        dst[:, i : i + step].copy_(x[i : i + step].t())
+
+
+class Workspace:
+    """Activation and gradient buffers kept between calls of one module.
+
+    Fresh multi-megabyte buffers cost page faults on every call; reusing them is safe once
+    nothing can read the old contents: the forward buffer is reused when the autograd node
+    that saved it is gone or has run its backward (a backward that runs again after the
+    buffer was reused is caught by autograd's version counter, never silently wrong), the
+    gradient buffer when no backward is running.
+    """
+
+    def __init__(self) -> None:
+        self.buf: torch.Tensor | None = None
+        self.owner: weakref.ref | None = None
+        self.gbuf: torch.Tensor | None = None
+        self.gbuf_busy = False
+
+    def forward_buffer(self, shape, like: torch.Tensor) -> torch.Tensor:
+        b = self.buf
+        owner = self.owner() if self.owner is not None else None
+        free = owner is None or getattr(owner, "backward_done", False)
+        if (
+            b is not None
+            and free
+            and b.shape == shape
+            and b.dtype == like.dtype
+            and b.device == like.device
+        ):
+            return b
+        b = like.new_empty(shape)
+        self.buf = b
+        return b
+
+    def gradient_buffer(self, like: torch.Tensor) -> torch.Tensor:
+        b = self.gbuf
+        if (
+            self.gbuf_busy
+            or b is None
+            or b.shape != like.shape
+            or b.dtype != like.dtype
+            or b.device != like.device
+        ):
+            b = torch.empty_like(like)
+            if not self.gbuf_busy:
+                self.gbuf = b
+        return b
+
+
 class _LevelStack(torch.autograd.Function):
+    # The buffer is neuron-major (slots x batch): a block's input columns [lo, start) are then
+    # contiguous rows, which is what makes CSR products and sampled gradients fast.
     @staticmethod
-    def forward(ctx, plans, num_inputs, num_slots, x, *params):
+    def forward(ctx, plans, ws, num_inputs, num_slots, x, *params):
         batch = x.shape[0]
-        buf = x.new_empty(batch, num_slots)
-        buf[:, :num_inputs] = x
-        pre = []
+        buf = ws.forward_buffer((num_slots, batch), x)
+        ws.owner = weakref.ref(ctx)
+        ctx.ws = ws
+        if any(p.kind == "sparse" and p.lo < num_inputs for p in plans):
+            _transpose_into(buf[:num_inputs], x)
+        pre, csr = [], []
         for k, p in enumerate(plans):
             values, bias = params[2 * k], params[2 * k + 1]
-            out = buf[:, p.start : p.end]
-            cols = buf[:, p.lo : p.start]
+            out = buf[p.start : p.end]
             if p.kind == "empty":
-                out.copy_(bias.expand(batch, -1))
+                out.copy_(bias[:, None].expand(-1, batch))
             elif p.kind == "sparse":
                 w = _csr(p.crow, p.col, values, (p.rows, p.width))
-                torch.add(torch.sparse.mm(w, cols.t().contiguous()).t(), bias, out=out)
+                csr.append(w)
+                torch.addmm(bias[:, None], w, buf[p.lo : p.start], out=out)
             else:
-                torch.addmm(bias, cols, _dense_weight(p, values).t(), out=out)
+                w = _dense_weight(p, values)
+                from_x, from_buf = _sources(p, num_inputs, x, buf, True)
+                if from_x is None:
+                    torch.addmm(bias[:, None], w, from_buf, out=out)
+                else:
+                    a = from_x.shape[1]
+                    torch.addmm(bias[:, None], w[:, :a], from_x.t(), out=out)
+                    if from_buf is not None:
+                        out.addmm_(w[:, a:], from_buf)
             pre.append(out.clone() if p.needs_pre else None)
             for code, sel in p.activations:
                 if isinstance(sel, slice):
-                    apply_activation_(out[:, sel], code)
+                    apply_activation_(out[sel], code)
                 else:
-                    part = out[:, sel]
+                    part = out[sel]
                     apply_activation_(part, code)
-                    out[:, sel] = part
-        ctx.plans, ctx.num_inputs = plans, num_inputs
+                    out[sel] = part
+        ctx.plans, ctx.num_inputs, ctx.csr = plans, num_inputs, csr
         ctx.pre = pre
-        ctx.save_for_backward(buf, *params)
-        return buf[:, plans[-1].start :].clone() if plans else x[:, :0].clone()
+        ctx.save_for_backward(x, buf, *params)
+        top = plans[-1].start if plans else num_inputs
+        return buf[top:].t().contiguous()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out):
-        buf, *params = ctx.saved_tensors
+        x, buf, *params = ctx.saved_tensors
         plans, n_in = ctx.plans, ctx.num_inputs
         need = ctx.needs_input_grad
         grads: list[torch.Tensor | None] = [None] * len(params)
-        gbuf = buf.new_zeros(buf.shape)
         top = plans[-1].start
-        gbuf[:, top:] = grad_out
+        ws = ctx.ws
+        gbuf = ws.gradient_buffer(buf)
+        ws.gbuf_busy = True
+        gbuf[top:] = grad_out.t()
+        gx = torch.zeros_like(x) if need[4] else None
+        low = 0 if need[4] else n_in  # rows below ``low`` (the inputs) need no gradient
+        ready = top  # rows >= ready hold their gradient sums; the rows below are unset
+
+        def deposit(first: int, stop: int, part: torch.Tensor) -> None:
+            # Add ``part`` (rows first..stop of the gradient) into gbuf, assigning where unset.
+            nonlocal ready
+            split = min(max(ready, first), stop)
+            if split > first:
+                gbuf[first:split] = part[: split - first]
+            if stop > split:
+                gbuf[split:stop] += part[split - first :]
+            ready = min(ready, first)
+
+        sparse_seen = len(ctx.csr)
         for k in range(len(plans) - 1, -1, -1):
             p = plans[k]
+            if p.kind == "sparse":
+                sparse_seen -= 1
+            if ready > p.start:  # rows of this level that no higher level feeds
+                gbuf[p.start : ready].zero_()
+                ready = p.start
             values = params[2 * k]
-            out = buf[:, p.start : p.end]
-            g = gbuf[:, p.start : p.end]
-            if p.activations:
+            out = buf[p.start : p.end]
+            g = gbuf[p.start : p.end]
+            acts = p.activations
+            if len(acts) == 1 and acts[0][1] == slice(0, p.rows):
+                g = activation_grad(acts[0][0], g, out, ctx.pre[k])
+            elif acts:
                 g = g.clone()
-                for code, sel in p.activations:
-                    pre = ctx.pre[k][:, sel] if p.needs_pre else None
-                    g[:, sel] = activation_grad(code, g[:, sel], out[:, sel], pre)
-            if need[4 + 2 * k + 1]:
-                grads[2 * k + 1] = g.sum(0)
+                for code, sel in acts:
+                    pre = ctx.pre[k][sel] if p.needs_pre else None
+                    g[sel] = activation_grad(code, g[sel], out[sel], pre)
+            if need[5 + 2 * k + 1]:
+                grads[2 * k + 1] = g.sum(1)
             if p.kind == "empty":
                 continue
-            cols = buf[:, p.lo : p.start]
-            # Input gradient only for columns that are not model inputs, unless x needs one.
-            first = p.lo if need[3] else max(p.lo, n_in)
+            first = max(p.lo, low)  # the lowest source row that needs a gradient
             if p.kind == "sparse":
-                if need[4 + 2 * k]:
-                    pattern = _csr(p.crow, p.col, values, (p.rows, p.width))
-                    sampled = torch.sparse.sampled_addmm(
-                        pattern, g.t().contiguous(), cols, beta=0.0
-                    )
-                    grads[2 * k] = sampled.values()
+                src = buf[p.lo : p.start]
+                if need[5 + 2 * k]:
+                    w = ctx.csr[sparse_seen]
+                    grads[2 * k] = torch.sparse.sampled_addmm(w, g, src.t(), beta=0.0).values()
                 if first < p.start:
                     wt = _csr(p.crow_t, p.col_t, values[p.perm_t], (p.width, p.rows))
-                    gin = torch.sparse.mm(wt, g.t().contiguous()).t()
-                    gbuf[:, first : p.start] += gin[:, first - p.lo :]
-            else:
-                w = _dense_weight(p, values)
-                if need[4 + 2 * k]:
-                    gw = g.t().mm(cols)
-                    grads[2 * k] = gw.view(-1) if p.kind == "full" else gw.view(-1)[p.flat]
-                if first < p.start:
-                    gbuf[:, first : p.start].addmm_(g, w[:, first - p.lo :])
-        gx = gbuf[:, :n_in] if need[3] else None
-        return (None, None, None, gx, *grads)
+                    deposit(first, p.start, torch.sparse.mm(wt, g)[first - p.lo :])
+                continue
+            w = _dense_weight(p, values)
+            from_x, from_buf = _sources(p, n_in, x, buf, True)
+            a = 0 if from_x is None else from_x.shape[1]
+            if need[5 + 2 * k]:
+                if from_x is None:
+                    gw = g.mm(from_buf.t())
+                elif from_buf is None:
+                    gw = g.mm(from_x)
+                else:
+                    gw = torch.cat((g.mm(from_x), g.mm(from_buf.t())), dim=1)
+                grads[2 * k] = gw.view(-1) if p.kind == "full" else gw.reshape(-1)[p.flat]
+            if gx is not None and from_x is not None:
+                gx[:, p.lo : p.lo + a] += g.t().mm(w[:, :a])
+            if from_buf is not None and p.start > max(first, p.lo + a):
+                lo_buf = p.lo + a  # == n_in when the block also reads inputs
+                deposit(lo_buf, p.start, w[:, lo_buf - p.lo :].t().mm(g))
+        if gx is not None:
+            if ready > 0:
+                gbuf[:ready].zero_()
+            gx += gbuf[:n_in].t()
+        ws.gbuf_busy = False
+        ctx.backward_done = True
+        return (None, None, None, None, gx, *grads)
 
 
 def run_levels(
-    plans: list[BlockPlan], num_inputs: int, num_slots: int, x: torch.Tensor, params
+    plans: list[BlockPlan],
+    num_inputs: int,
+    num_slots: int,
+    x: torch.Tensor,
+    params,
+    workspace: Workspace | None = None,
 ) -> torch.Tensor:
     """Evaluate the levels on ``x`` (batch x inputs); return the top level (batch x outputs)."""
-    return _LevelStack.apply(plans, num_inputs, num_slots, x, *params)
+    ws = workspace if workspace is not None else Workspace()
+    return _LevelStack.apply(plans, ws, num_inputs, num_slots, x, *params)

@@ -16,7 +16,7 @@ from graphnet.core.errors import GraphError
 
 from .activations import NEEDS_PREACTIVATION
 from .layout import BlockLayout, Layout
-from .level_stack import BlockPlan, run_levels
+from .level_stack import BlockPlan, Workspace, run_levels
 
 __all__ = ["CompiledGraph", "DENSE_THRESHOLD", "MODES"]
 
@@ -66,6 +66,7 @@ class CompiledGraph(nn.Module):
         self.kinds: list[str] = []
         self._meta: list[tuple[int, int, int, list, bool]] = []
         self._plans: list[BlockPlan] | None = None
+        self._workspace = Workspace()
         self.register_buffer("slot_order", torch.from_numpy(layout.order.copy()), persistent=True)
         for k, b in enumerate(layout.blocks):
             v = (
@@ -136,11 +137,12 @@ class CompiledGraph(nn.Module):
             raise GraphError(
                 f"the model takes (batch, {self.num_inputs}) inputs, got shape {tuple(x.shape)}"
             )
-        params = []
-        for v, c in zip(self.values, self.bias):
-            params += (v, c)
+        values, biases = self.values._parameters, self.bias._parameters  # no per-item lookups
+        params = [p for pair in zip(values.values(), biases.values()) for p in pair]
         dtype = params[0].dtype if params else x.dtype
-        return run_levels(self._plan(), self.num_inputs, self.num_slots, x.to(dtype), params)
+        return run_levels(
+            self._plan(), self.num_inputs, self.num_slots, x.to(dtype), params, self._workspace
+        )
 
     @property
     def num_blocks(self) -> int:
