@@ -40,11 +40,9 @@ class BlockPlan:
     flat: torch.Tensor | None  # dense: row * width + col of each value
     crow: torch.Tensor | None  # sparse: CSR of the block
     col: torch.Tensor | None
-    crow_t: torch.Tensor | None  # sparse: CSR of the transposed block
-    col_t: torch.Tensor | None
-    perm_t: torch.Tensor | None  # values[perm_t] are the transposed block's values
     activations: list[tuple[int, slice | torch.Tensor]]
     needs_pre: bool
+    _transposed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
     def rows(self) -> int:
@@ -53,6 +51,18 @@ class BlockPlan:
     @property
     def width(self) -> int:
         return self.start - self.lo
+
+    def transposed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(crow_t, col_t, perm_t)``: the CSR structure of the transposed block, whose values
+        are ``values[perm_t]``. Built on first use (only input gradients need it)."""
+        if self._transposed is None:
+            counts = self.crow[1:] - self.crow[:-1]
+            rows = torch.repeat_interleave(torch.arange(self.rows, device=self.col.device), counts)
+            perm = torch.argsort(self.col, stable=True)  # CSR is row-sorted: gives (col, row)
+            crow_t = torch.zeros(self.width + 1, dtype=torch.int64, device=self.col.device)
+            crow_t[1:] = torch.cumsum(torch.bincount(self.col, minlength=self.width), 0)
+            self._transposed = (crow_t, rows[perm], perm)
+        return self._transposed
 
 
 # torch warns once per process that CSR support is in beta; graphnet relies on the CSR
@@ -242,7 +252,8 @@ class _LevelStack(torch.autograd.Function):
                     w = ctx.csr[sparse_seen]
                     grads[2 * k] = torch.sparse.sampled_addmm(w, g, src.t(), beta=0.0).values()
                 if first < p.start:
-                    wt = _csr(p.crow_t, p.col_t, values[p.perm_t], (p.width, p.rows))
+                    crow_t, col_t, perm_t = p.transposed()
+                    wt = _csr(crow_t, col_t, values[perm_t], (p.width, p.rows))
                     deposit(first, p.start, torch.sparse.mm(wt, g)[first - p.lo :])
                 continue
             w = _dense_weight(p, values)

@@ -94,15 +94,6 @@ class CompiledGraph(nn.Module):
         self.register_buffer(f"col_{k}", as_t(b.col))
         if kind == "dense":
             self.register_buffer(f"flat_{k}", as_t(b.row_of_values() * b.width + b.col))
-        if kind == "sparse":
-            rows = b.row_of_values()
-            perm = np.lexsort((rows, b.col))
-            counts = np.bincount(b.col, minlength=b.width)
-            crow_t = np.zeros(b.width + 1, np.int64)
-            np.cumsum(counts, out=crow_t[1:])
-            self.register_buffer(f"perm_t_{k}", as_t(perm))
-            self.register_buffer(f"crow_t_{k}", as_t(crow_t))
-            self.register_buffer(f"col_t_{k}", as_t(rows[perm]))
         acts = []
         for code, sel in b.activations:
             acts.append((code, sel if isinstance(sel, slice) else as_t(sel)))
@@ -120,8 +111,8 @@ class CompiledGraph(nn.Module):
                 acts_dev = [(c, s if isinstance(s, slice) else s.to(dev)) for c, s in acts]
                 plans.append(
                     BlockPlan(
-                        start, end, lo, kind, get("flat"), get("crow"), get("col"),
-                        get("crow_t"), get("col_t"), get("perm_t"), acts_dev, needs_pre,
+                        start, end, lo, kind, get("flat"), get("crow"), get("col"), acts_dev,
+                        needs_pre,
                     )
                 )  # fmt: skip
             self._plans = plans
