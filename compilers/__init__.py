@@ -6,9 +6,20 @@ Imports graphnet.core only.
 """
 
 from .compile_graph import compile
+from .from_torch import from_torch
 from .interpret import interpret
 from .module import DENSE_THRESHOLD, CompiledGraph
 from .recompile import recompile
 from .sync import sync
+from .to_torch import to_torch
 
-__all__ = ["compile", "sync", "recompile", "interpret", "CompiledGraph", "DENSE_THRESHOLD"]
+__all__ = [
+    "compile",
+    "sync",
+    "recompile",
+    "interpret",
+    "from_torch",
+    "to_torch",
+    "CompiledGraph",
+    "DENSE_THRESHOLD",
+]

@@ -249,7 +249,14 @@ def _positions(ids: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.nd
     twice = np.flatnonzero(srt[1:] == srt[:-1]) if n > 1 else ()
     if len(twice):
         raise GraphError(f"neuron {int(srt[twice[0]])} is given twice")
-    if n and srt[-1] <= 4 * n + 1024:
+    if n and srt[0] == 0 and srt[-1] == n - 1 and np.array_equal(ids, srt):
+        # ids are 0..n-1 in order: a position is the id itself, once it is known to be in range
+
+        def lookup(a: np.ndarray) -> np.ndarray:
+            if a.size == 0 or (a.min() >= 0 and a.max() < n):
+                return a
+            return np.where((a >= 0) & (a < n), a, -1)
+    elif n and srt[-1] <= 4 * n + 1024:
         table = np.full(int(srt[-1]) + 1, -1, np.int64)
         table[ids] = np.arange(n, dtype=np.int64)
 
