@@ -8,6 +8,7 @@ Imports graphnet.core only.
 from .compile_graph import compile
 from .from_torch import from_torch
 from .interpret import interpret
+from .models import DeepDAN, DeepFFN, GraphModel, MaskedLinear
 from .module import DENSE_THRESHOLD, CompiledGraph
 from .recompile import recompile
 from .sync import sync
@@ -22,4 +23,8 @@ __all__ = [
     "to_torch",
     "CompiledGraph",
     "DENSE_THRESHOLD",
+    "MaskedLinear",
+    "DeepFFN",
+    "DeepDAN",
+    "GraphModel",
 ]
