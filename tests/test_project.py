@@ -91,13 +91,24 @@ def test_cli_info_check_and_errors(tmp_path):
 
 def test_quickstart_runs_and_round_trips(tmp_path):
     out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "quickstart.py"),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ],
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0, out.stderr
-    assert "round trips: networkx ok, PyG ok" in out.stdout
-    assert gn.load(tmp_path / "quickstart.h5").num_neurons == 268
+    assert "round trips: networkx, PyG, HDF5" in out.stdout
+    accuracy = [
+        float(line.rsplit(" ", 1)[1]) for line in out.stdout.splitlines() if "test accuracy" in line
+    ]
+    assert len(accuracy) == 3 and min(accuracy) > 0.85  # digits: chance is 0.1
+    assert accuracy[1] == accuracy[0]  # the zero-weight edits change no prediction
+    assert gn.load(tmp_path / "quickstart.h5").num_neurons == 267
 
 
 def test_draw_small_and_refuse_large():
