@@ -6,6 +6,7 @@ Imports graphnet.core only.
 """
 
 from .compile_graph import compile
+from .export import export_onnx, traceable
 from .from_torch import from_torch
 from .interpret import interpret
 from .models import DeepDAN, DeepFFN, GraphModel, MaskedLinear
@@ -27,4 +28,6 @@ __all__ = [
     "DeepFFN",
     "DeepDAN",
     "GraphModel",
+    "export_onnx",
+    "traceable",
 ]
