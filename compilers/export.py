@@ -74,8 +74,7 @@ def traceable(model: CompiledGraph) -> nn.Module:
     Examples
     --------
     >>> import torch, graphnet as gn
-    >>> g = gn.mlp([4, 6, 2], density=0.5, seed=0); g.add_edge(0, 10, 0.3)
-    10
+    >>> g = gn.mlp([4, 6, 2], density=0.5, seed=0); e = g.add_edge(0, 10, 0.3)
     >>> model = gn.compile(g); x = torch.randn(3, 4)
     >>> torch.allclose(traceable(model)(x), model(x), atol=1e-6)
     True
