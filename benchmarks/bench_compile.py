@@ -216,8 +216,7 @@ t = time.perf_counter()
 model = gn.compile(g)
 t1 = time.perf_counter()
 with torch.no_grad():
-    for v in model.values:
-        v.mul_(0.5)
+    model.values.mul_(0.5)
 gn.sync(g, model)
 t2 = time.perf_counter()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

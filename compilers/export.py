@@ -39,12 +39,13 @@ class _Traceable(nn.Module):
         self.blocks = []
         plans = model._plan()
         for k, p in enumerate(plans):
-            w = torch.zeros(p.rows * max(p.width, 0), dtype=model.values[k].dtype)
+            w = torch.zeros(p.rows * max(p.width, 0), dtype=model.values.dtype)
             if p.kind != "empty":
-                rows = torch.repeat_interleave(torch.arange(p.rows), p.crow[1:] - p.crow[:-1])
-                w[rows * p.width + p.col] = model.values[k].detach().cpu()
+                crow, col = p.crow.cpu(), p.col.cpu()
+                rows = torch.repeat_interleave(torch.arange(p.rows), crow[1:] - crow[:-1])
+                w[rows * p.width + col] = model.block_values(k).detach().cpu()
             self.register_buffer(f"w{k}", w.view(p.rows, p.width))
-            self.register_buffer(f"b{k}", model.bias[k].detach().cpu().clone())
+            self.register_buffer(f"b{k}", model.block_bias(k).detach().cpu().clone())
             groups = [
                 (ACTIVATIONS[c], s if isinstance(s, slice) else s.cpu()) for c, s in p.activations
             ]

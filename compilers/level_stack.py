@@ -42,6 +42,10 @@ class BlockPlan:
     col: torch.Tensor | None
     activations: list[tuple[int, slice | torch.Tensor]]
     needs_pre: bool
+    v0: int  # this block's values are values[v0:v1], its biases bias[b0:b1]
+    v1: int
+    b0: int
+    b1: int
     _transposed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @property
@@ -155,7 +159,7 @@ class _LevelStack(torch.autograd.Function):
     # The buffer is neuron-major (slots x batch): a block's input columns [lo, start) are then
     # contiguous rows, which is what makes CSR products and sampled gradients fast.
     @staticmethod
-    def forward(ctx, plans, ws, num_inputs, num_slots, x, *params):
+    def forward(ctx, plans, ws, num_inputs, num_slots, x, all_values, all_bias):
         batch = x.shape[0]
         buf = ws.forward_buffer((num_slots, batch), x)
         ws.owner = weakref.ref(ctx)
@@ -163,8 +167,8 @@ class _LevelStack(torch.autograd.Function):
         if any(p.kind == "sparse" and p.lo < num_inputs for p in plans):
             _transpose_into(buf[:num_inputs], x)
         pre, csr = [], []
-        for k, p in enumerate(plans):
-            values, bias = params[2 * k], params[2 * k + 1]
+        for p in plans:
+            values, bias = all_values[p.v0 : p.v1], all_bias[p.b0 : p.b1]
             out = buf[p.start : p.end]
             if p.kind == "empty":
                 out.copy_(bias[:, None].expand(-1, batch))
@@ -192,17 +196,19 @@ class _LevelStack(torch.autograd.Function):
                     out[sel] = part
         ctx.plans, ctx.num_inputs, ctx.csr = plans, num_inputs, csr
         ctx.pre = pre
-        ctx.save_for_backward(x, buf, *params)
+        ctx.save_for_backward(x, buf, all_values)
         top = plans[-1].start if plans else num_inputs
         return buf[top:].t().contiguous()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, buf, *params = ctx.saved_tensors
+        x, buf, all_values = ctx.saved_tensors
         plans, n_in = ctx.plans, ctx.num_inputs
         need = ctx.needs_input_grad
-        grads: list[torch.Tensor | None] = [None] * len(params)
+        need_w, need_b = need[5], need[6]
+        gvalues = torch.empty_like(all_values) if need_w else None
+        gbias = all_values.new_empty(plans[-1].b1) if need_b else None
         top = plans[-1].start
         ws = ctx.ws
         gbuf = ws.gradient_buffer(buf)
@@ -230,7 +236,7 @@ class _LevelStack(torch.autograd.Function):
             if ready > p.start:  # rows of this level that no higher level feeds
                 gbuf[p.start : ready].zero_()
                 ready = p.start
-            values = params[2 * k]
+            values = all_values[p.v0 : p.v1]
             out = buf[p.start : p.end]
             g = gbuf[p.start : p.end]
             acts = p.activations
@@ -241,16 +247,17 @@ class _LevelStack(torch.autograd.Function):
                 for code, sel in acts:
                     pre = ctx.pre[k][sel] if p.needs_pre else None
                     g[sel] = activation_grad(code, g[sel], out[sel], pre)
-            if need[5 + 2 * k + 1]:
-                grads[2 * k + 1] = g.sum(1)
+            if need_b:
+                torch.sum(g, 1, out=gbias[p.b0 : p.b1])
             if p.kind == "empty":
                 continue
             first = max(p.lo, low)  # the lowest source row that needs a gradient
+            gw_out = gvalues[p.v0 : p.v1] if need_w else None
             if p.kind == "sparse":
                 src = buf[p.lo : p.start]
-                if need[5 + 2 * k]:
-                    w = ctx.csr[sparse_seen]
-                    grads[2 * k] = torch.sparse.sampled_addmm(w, g, src.t(), beta=0.0).values()
+                if need_w:  # written straight into this block's slice of the gradient
+                    into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
+                    torch.sparse.sampled_addmm(ctx.csr[sparse_seen], g, src.t(), beta=0.0, out=into)
                 if first < p.start:
                     crow_t, col_t, perm_t = p.transposed()
                     wt = _csr(crow_t, col_t, values[perm_t], (p.width, p.rows))
@@ -259,14 +266,21 @@ class _LevelStack(torch.autograd.Function):
             w = _dense_weight(p, values)
             from_x, from_buf = _sources(p, n_in, x, buf, True)
             a = 0 if from_x is None else from_x.shape[1]
-            if need[5 + 2 * k]:
-                if from_x is None:
-                    gw = g.mm(from_buf.t())
-                elif from_buf is None:
-                    gw = g.mm(from_x)
+            if need_w:
+                if p.kind == "full" and (from_x is None or from_buf is None):
+                    other = from_buf.t() if from_x is None else from_x
+                    torch.mm(g, other, out=gw_out.view(p.rows, p.width))
                 else:
-                    gw = torch.cat((g.mm(from_x), g.mm(from_buf.t())), dim=1)
-                grads[2 * k] = gw.view(-1) if p.kind == "full" else gw.reshape(-1)[p.flat]
+                    if from_x is None:
+                        gw = g.mm(from_buf.t())
+                    elif from_buf is None:
+                        gw = g.mm(from_x)
+                    else:
+                        gw = torch.cat((g.mm(from_x), g.mm(from_buf.t())), dim=1)
+                    if p.kind == "full":
+                        gw_out.copy_(gw.view(-1))
+                    else:
+                        torch.index_select(gw.view(-1), 0, p.flat, out=gw_out)
             if gx is not None and from_x is not None:
                 gx[:, p.lo : p.lo + a] += g.t().mm(w[:, :a])
             if from_buf is not None and p.start > max(first, p.lo + a):
@@ -278,7 +292,7 @@ class _LevelStack(torch.autograd.Function):
             gx += gbuf[:n_in].t()
         ws.gbuf_busy = False
         ctx.backward_done = True
-        return (None, None, None, None, gx, *grads)
+        return (None, None, None, None, gx, gvalues, gbias)
 
 
 def run_levels(
@@ -286,9 +300,11 @@ def run_levels(
     num_inputs: int,
     num_slots: int,
     x: torch.Tensor,
-    params,
+    values: torch.Tensor,
+    bias: torch.Tensor,
     workspace: Workspace | None = None,
 ) -> torch.Tensor:
-    """Evaluate the levels on ``x`` (batch x inputs); return the top level (batch x outputs)."""
+    """Evaluate the levels on ``x`` (batch x inputs); return the top level (batch x outputs).
+    ``values`` and ``bias`` are the flat parameters the plans' offsets index."""
     ws = workspace if workspace is not None else Workspace()
-    return _LevelStack.apply(plans, ws, num_inputs, num_slots, x, *params)
+    return _LevelStack.apply(plans, ws, num_inputs, num_slots, x, values, bias)

@@ -1,9 +1,11 @@
 """The compiled view of a graph: :class:`CompiledGraph`, an ``nn.Module``.
 
-Parameters: ``values.<k>`` (the weights of block ``k``'s edges, CSR order) and ``bias.<k>``
-(its neurons' biases, slot order). Buffers (saved in the state dict, moved by ``.to``): the
-block indices and ``edge_ids.<k>`` / ``neuron_ids.<k>``, the edge map from every edge id to
-its place in the module.
+Two parameters hold everything that trains: ``values`` (every edge's weight: block 0's edges in
+CSR order, then block 1's, ...) and ``bias`` (every non-input neuron's bias, in slot order).
+Two tensors instead of two per level keep the optimizer step, ``zero_grad`` and autograd's
+bookkeeping as cheap as for the smallest network. ``block_values(k)`` / ``block_bias(k)`` are
+views of one block's part. Buffers (saved in the state dict, moved by ``.to``): the block
+indices and ``edge_ids_<k>`` / ``neuron_ids_<k>``, the edge map from every edge id to its place.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ __all__ = ["CompiledGraph", "DENSE_THRESHOLD", "MODES"]
 
 DENSE_THRESHOLD = 0.15
 """In ``auto`` mode a block at least this dense is computed dense, a sparser one as CSR.
-Measured on this project's 2-core CPU (benchmarks/bench_blocks.py, benchmarks/RESULTS.md)."""
+Measured on this project's 2-core CPU (benchmarks/bench_compile.py, benchmarks/RESULTS.md)."""
 
 MODES = ("auto", "dense", "sparse")
 
@@ -51,8 +53,8 @@ class CompiledGraph(nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
         threshold: float = DENSE_THRESHOLD,
-        values: list[torch.Tensor] | None = None,
-        biases: list[torch.Tensor] | None = None,
+        values: torch.Tensor | None = None,
+        bias: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.mode = mode
@@ -61,26 +63,25 @@ class CompiledGraph(nn.Module):
         self.num_outputs = layout.num_outputs
         self.num_slots = layout.num_slots
         self.log_mark = 0
-        self.values = nn.ParameterList()
-        self.bias = nn.ParameterList()
+        blocks = layout.blocks
+        self.value_offsets = np.cumsum([0] + [b.nnz for b in blocks]).tolist()
+        self.bias_offsets = np.cumsum([0] + [b.rows for b in blocks]).tolist()
+        if values is None:
+            w = np.concatenate([b.weight for b in blocks]) if blocks else np.empty(0)
+            values = torch.as_tensor(w, dtype=dtype, device=device)
+        if bias is None:
+            c = np.concatenate([b.bias for b in blocks]) if blocks else np.empty(0)
+            bias = torch.as_tensor(c, dtype=dtype, device=device)
+        if values.numel() != self.value_offsets[-1] or bias.numel() != self.bias_offsets[-1]:
+            raise GraphError("internal error: parameter sizes disagree with the layout")
+        self.values = values if isinstance(values, nn.Parameter) else nn.Parameter(values)
+        self.bias = bias if isinstance(bias, nn.Parameter) else nn.Parameter(bias)
         self.kinds: list[str] = []
         self._meta: list[tuple[int, int, int, list, bool]] = []
         self._plans: list[BlockPlan] | None = None
         self._workspace = Workspace()
-        self.register_buffer("slot_order", torch.from_numpy(layout.order.copy()), persistent=True)
-        for k, b in enumerate(layout.blocks):
-            v = (
-                values[k]
-                if values is not None
-                else torch.as_tensor(b.weight, dtype=dtype, device=device)
-            )
-            c = (
-                biases[k]
-                if biases is not None
-                else torch.as_tensor(b.bias, dtype=dtype, device=device)
-            )
-            self.values.append(v if isinstance(v, nn.Parameter) else nn.Parameter(v))
-            self.bias.append(c if isinstance(c, nn.Parameter) else nn.Parameter(c))
+        self.register_buffer("slot_order", torch.from_numpy(layout.order.copy()))
+        for k, b in enumerate(blocks):
             self._add_block_buffers(k, b, device)
 
     # ----------------------------------------------------------------- structure
@@ -94,25 +95,23 @@ class CompiledGraph(nn.Module):
         self.register_buffer(f"col_{k}", as_t(b.col))
         if kind == "dense":
             self.register_buffer(f"flat_{k}", as_t(b.row_of_values() * b.width + b.col))
-        acts = []
-        for code, sel in b.activations:
-            acts.append((code, sel if isinstance(sel, slice) else as_t(sel)))
+        acts = [(code, s if isinstance(s, slice) else as_t(s)) for code, s in b.activations]
         needs_pre = any(code in NEEDS_PREACTIVATION for code, _ in b.activations)
         self._meta.append((b.start, b.end, b.lo, acts, needs_pre))
 
     def _plan(self) -> list[BlockPlan]:
         if self._plans is None:
             buf = dict(self.named_buffers())
+            dev = self.values.device
             plans = []
             for k, (start, end, lo, acts, needs_pre) in enumerate(self._meta):
-                kind = self.kinds[k]
                 get = lambda name, k=k: buf.get(f"{name}_{k}")  # noqa: E731
-                dev = self.values[k].device
                 acts_dev = [(c, s if isinstance(s, slice) else s.to(dev)) for c, s in acts]
                 plans.append(
                     BlockPlan(
-                        start, end, lo, kind, get("flat"), get("crow"), get("col"), acts_dev,
-                        needs_pre,
+                        start, end, lo, self.kinds[k], get("flat"), get("crow"), get("col"),
+                        acts_dev, needs_pre, self.value_offsets[k], self.value_offsets[k + 1],
+                        self.bias_offsets[k], self.bias_offsets[k + 1],
                     )
                 )  # fmt: skip
             self._plans = plans
@@ -128,28 +127,52 @@ class CompiledGraph(nn.Module):
             raise GraphError(
                 f"the model takes (batch, {self.num_inputs}) inputs, got shape {tuple(x.shape)}"
             )
-        values, biases = self.values._parameters, self.bias._parameters  # no per-item lookups
-        params = [p for pair in zip(values.values(), biases.values()) for p in pair]
-        dtype = params[0].dtype if params else x.dtype
         return run_levels(
-            self._plan(), self.num_inputs, self.num_slots, x.to(dtype), params, self._workspace
+            self._plan(),
+            self.num_inputs,
+            self.num_slots,
+            x.to(self.values.dtype),
+            self.values,
+            self.bias,
+            self._workspace,
         )
 
     @property
     def num_blocks(self) -> int:
         return len(self.kinds)
 
-    def edge_ids(self, k: int) -> torch.Tensor:
-        """Edge id of each value of block ``k`` (CSR order)."""
+    def block_values(self, k: int) -> torch.Tensor:
+        """The weights of block ``k`` (a view of ``values``, CSR order)."""
+        return self.values[self.value_offsets[k] : self.value_offsets[k + 1]]
+
+    def block_bias(self, k: int) -> torch.Tensor:
+        """The biases of block ``k``'s neurons (a view of ``bias``)."""
+        return self.bias[self.bias_offsets[k] : self.bias_offsets[k + 1]]
+
+    def edge_ids(self, k: int | None = None) -> torch.Tensor:
+        """Edge id of each value of block ``k`` (CSR order), or of all of ``values``."""
+        if k is None:
+            return (
+                torch.cat([self.edge_ids(j) for j in range(self.num_blocks)])
+                if self.num_blocks
+                else torch.empty(0, dtype=torch.int64)
+            )
         return getattr(self, f"edge_ids_{k}")
 
-    def neuron_ids(self, k: int) -> torch.Tensor:
-        """Neuron id of each row (and bias) of block ``k``."""
+    def neuron_ids(self, k: int | None = None) -> torch.Tensor:
+        """Neuron id of each row (and bias) of block ``k``, or of all of ``bias``."""
+        if k is None:
+            return (
+                torch.cat([self.neuron_ids(j) for j in range(self.num_blocks)])
+                if self.num_blocks
+                else torch.empty(0, dtype=torch.int64)
+            )
         return getattr(self, f"neuron_ids_{k}")
 
     def edge_map(self) -> dict[str, np.ndarray]:
-        """Where every edge lives: arrays ``edge_id``, ``block``, ``position`` (into
-        ``values[block]``), ``row`` and ``col`` (within the block), sorted by edge id.
+        """Where every edge lives: arrays ``edge_id``, ``index`` (into ``values``), ``block``,
+        ``position`` (into ``block_values(block)``), ``row`` and ``col`` (within the block),
+        sorted by edge id.
 
         Examples
         --------
@@ -158,7 +181,9 @@ class CompiledGraph(nn.Module):
         >>> m.edge_map()["block"].tolist(), m.edge_map()["position"].tolist()
         ([0, 0], [0, 1])
         """
-        parts = {"edge_id": [], "block": [], "position": [], "row": [], "col": []}
+        parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("edge_id", "block", "position", "row", "col")
+        }
         for k in range(self.num_blocks):
             ids = self.edge_ids(k).cpu().numpy()
             crow = getattr(self, f"crow_{k}").cpu().numpy()
@@ -168,13 +193,13 @@ class CompiledGraph(nn.Module):
             parts["row"].append(np.repeat(np.arange(crow.size - 1), np.diff(crow)))
             parts["col"].append(getattr(self, f"col_{k}").cpu().numpy())
         out = {k: np.concatenate(v) if v else np.empty(0, np.int64) for k, v in parts.items()}
+        out["index"] = np.arange(out["edge_id"].size, dtype=np.int64)
         order = np.argsort(out["edge_id"], kind="stable")
         return {k: v[order] for k, v in out.items()}
 
     def extra_repr(self) -> str:
-        nnz = sum(int(v.numel()) for v in self.values)
         kinds = {k: self.kinds.count(k) for k in dict.fromkeys(self.kinds)}
         return (
             f"inputs={self.num_inputs}, outputs={self.num_outputs}, neurons={self.num_slots}, "
-            f"edges={nnz}, blocks={kinds}"
+            f"edges={self.values.numel()}, blocks={kinds}"
         )

@@ -10,7 +10,7 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.schema import find_sorted
 
-from .layout import BlockLayout, layout_of
+from .layout import layout_of
 from .module import CompiledGraph
 from .optimizer_carry import Origin, carry_optimizer
 
@@ -35,55 +35,29 @@ def _edited_since(g: NeuronGraph, mark: int) -> tuple[np.ndarray, np.ndarray]:
     return cat(edges), cat(neurons)
 
 
-class _OldIndex:
-    """Sorted ids of the old model's edges (or neurons) with their block and position."""
-
-    def __init__(self, ids: list[np.ndarray]) -> None:
-        all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
-        block = np.repeat(np.arange(len(ids)), [a.size for a in ids])
-        pos = np.concatenate([np.arange(a.size) for a in ids]) if ids else np.empty(0, np.int64)
-        order = np.argsort(all_ids, kind="stable")
-        self.ids, self.block, self.pos = all_ids[order], block[order], pos[order]
-
-    def locate(self, ids: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Old (block, position) of each id; block -1 where it is new or in ``skip``."""
-        at, found = find_sorted(self.ids, ids)
-        if skip.size:
-            found &= ~np.isin(ids, skip)
-        return np.where(found, self.block[at], -1), np.where(found, self.pos[at], -1)
-
-
-def _carry(
+def _carry_values(
+    old_ids: np.ndarray,
     new_ids: np.ndarray,
     graph_vals: np.ndarray,
-    index: _OldIndex,
     skip: np.ndarray,
-    old: list[nn.Parameter],
-    dtype,
-    device,
+    old: torch.Tensor,
 ) -> tuple[nn.Parameter, Origin]:
-    blk, pos = index.locate(new_ids, skip)
-    used = np.unique(blk[blk >= 0]).tolist()
-    offsets = {}
-    off = 0
-    for j in used:
-        offsets[j] = off
-        off += old[j].numel()
-    source = np.full(new_ids.size, -1, np.int64)
-    for j in used:
-        sel = blk == j
-        source[sel] = offsets[j] + pos[sel]
-    values = torch.as_tensor(graph_vals, dtype=dtype).to(device)
-    src_t = torch.as_tensor(source, device=device)
-    if used:
-        flat = torch.cat([old[j].detach().reshape(-1) for j in used])
-        have = src_t >= 0
-        values[have] = flat[src_t[have]].to(dtype)
-    return nn.Parameter(values), Origin(None, [old[j] for j in used], src_t)
-
-
-def _same(a: torch.Tensor, b: np.ndarray) -> bool:
-    return a.numel() == b.size and bool(np.array_equal(a.cpu().numpy(), b))
+    """New parameter over ``new_ids``: the old value where the id survives (and is not in
+    ``skip``), the graph's value otherwise."""
+    if old_ids.size and np.all(old_ids[1:] > old_ids[:-1]):
+        order, sorted_ids = None, old_ids
+    else:
+        order = np.argsort(old_ids, kind="stable")
+        sorted_ids = old_ids[order]
+    at, found = find_sorted(sorted_ids, new_ids)
+    if skip.size:
+        found &= ~np.isin(new_ids, skip)
+    source = np.where(found, at if order is None else order[at], -1)
+    values = torch.as_tensor(graph_vals, dtype=old.dtype).to(old.device)
+    src_t = torch.as_tensor(source, device=old.device)
+    have = src_t >= 0
+    values[have] = old.detach()[src_t[have]]
+    return nn.Parameter(values), Origin(None, [old], src_t)
 
 
 def recompile(
@@ -93,11 +67,11 @@ def recompile(
 
     Edges and neurons that survive keep their trained values from ``model``; new ones, and
     those whose weight or bias an edit set since the model was compiled (a clone's split
-    weights, for example), take the graph's value. Blocks whose edges and neurons did not
-    change keep their very parameter tensors. The ``optimizer`` is updated in place (and
-    returned): the model's parameters in it are replaced, per-element state (Adam moments,
-    SGD momentum) is carried for surviving edges and is zero for new ones, hyper-parameters,
-    other parameters and any scheduler attached stay as they are.
+    weights, for example), take the graph's value. When no edge or neuron changed, the very
+    parameter tensors are kept. The ``optimizer`` is updated in place (and returned): the
+    model's parameters in it are replaced, per-element state (Adam moments, SGD momentum) is
+    carried for surviving edges and is zero for new ones, per-parameter counters (Adam's
+    step) are kept; hyper-parameters, other parameters and any scheduler attached stay.
 
     Raises
     ------
@@ -114,58 +88,49 @@ def recompile(
     >>> model(torch.randn(8, 3)).sum().backward(); opt.step()
     >>> e = g.add_edge(0, 7, weight=0.0)
     >>> model, opt = gn.recompile(g, model, opt)
-    >>> model.num_blocks, len(opt.param_groups[0]["params"])
-    (2, 4)
+    >>> model.values.numel() == g.num_edges, len(opt.param_groups[0]["params"])
+    (True, 2)
     """
     if not isinstance(model, CompiledGraph):
         raise GraphError(f"recompile needs a module made by gn.compile, got {type(model).__name__}")
     edge_set, bias_set = _edited_since(g, model.log_mark)
     layout = layout_of(g)
-    old_values, old_bias = list(model.values), list(model.bias)
-    edges = _OldIndex([model.edge_ids(k).cpu().numpy() for k in range(model.num_blocks)])
-    neurons = _OldIndex([model.neuron_ids(k).cpu().numpy() for k in range(model.num_blocks)])
-    by_first = {
-        int(model.neuron_ids(k)[0]): k
-        for k in range(model.num_blocks)
-        if model.neuron_ids(k).numel()
-    }
-    dtype, device = old_values[0].dtype if old_values else torch.float32, None
-    if old_values:
-        device = old_values[0].device
-    values, biases, origins = [], [], []
-    for b in layout.blocks:
-        j = by_first.get(int(b.neuron_ids[0]))
-        if j is not None and _reusable(model, j, b, edge_set, bias_set):
-            values.append(old_values[j])
-            biases.append(old_bias[j])
-            origins += [Origin(old_values[j], [], None), Origin(old_bias[j], [], None)]
-            continue
-        v, ov = _carry(b.edge_ids, b.weight, edges, edge_set, old_values, dtype, device)
-        c, oc = _carry(b.neuron_ids, b.bias, neurons, bias_set, old_bias, dtype, device)
-        values.append(v)
-        biases.append(c)
-        origins += [ov, oc]
+    blocks = layout.blocks
+    cat = lambda xs, dt: np.concatenate(xs) if xs else np.empty(0, dt)  # noqa: E731
+    new_eids = cat([b.edge_ids for b in blocks], np.int64)
+    new_nids = cat([b.neuron_ids for b in blocks], np.int64)
+    old_eids = model.edge_ids().cpu().numpy()
+    old_nids = model.neuron_ids().cpu().numpy()
+    unchanged = (
+        np.array_equal(old_eids, new_eids)
+        and np.array_equal(old_nids, new_nids)
+        and not (edge_set.size and np.isin(new_eids, edge_set).any())
+        and not (bias_set.size and np.isin(new_nids, bias_set).any())
+    )
+    if unchanged:
+        values, bias = model.values, model.bias
+        origins = [Origin(values, [], None), Origin(bias, [], None)]
+    else:
+        values, ov = _carry_values(
+            old_eids, new_eids, cat([b.weight for b in blocks], np.float64), edge_set, model.values
+        )
+        bias, ob = _carry_values(
+            old_nids, new_nids, cat([b.bias for b in blocks], np.float64), bias_set, model.bias
+        )
+        origins = [ov, ob]
     new = CompiledGraph(
         layout,
         model.mode,
-        dtype=dtype,
-        device=device,
+        dtype=model.values.dtype,
+        device=model.values.device,
         threshold=model.threshold,
         values=values,
-        biases=biases,
+        bias=bias,
     )
     new.log_mark = len(g.log)
     new.train(model.training)
-    if optimizer is not None:
-        old_params = [p for pair in zip(old_values, old_bias) for p in pair]
-        new_params = [p for pair in zip(new.values, new.bias) for p in pair]
-        carry_optimizer(optimizer, old_params, new_params, origins, [None] * len(new_params))
+    if optimizer is not None and not unchanged:
+        carry_optimizer(
+            optimizer, [model.values, model.bias], [new.values, new.bias], origins, [None, None]
+        )
     return new, optimizer
-
-
-def _reusable(model: CompiledGraph, j: int, b: BlockLayout, edge_set, bias_set) -> bool:
-    if not (_same(model.edge_ids(j), b.edge_ids) and _same(model.neuron_ids(j), b.neuron_ids)):
-        return False
-    if edge_set.size and np.isin(b.edge_ids, edge_set).any():
-        return False
-    return not (bias_set.size and np.isin(b.neuron_ids, bias_set).any())

@@ -23,17 +23,13 @@ def module_parameters(model: CompiledGraph) -> tuple[np.ndarray, ...]:
     >>> eids.tolist(), nids.tolist()
     ([0, 1], [2])
     """
-    parts: list[list[np.ndarray]] = [[], [], [], []]
     with torch.no_grad():
-        for k in range(model.num_blocks):
-            parts[0].append(model.edge_ids(k).cpu().numpy())
-            parts[1].append(model.values[k].detach().cpu().numpy())
-            parts[2].append(model.neuron_ids(k).cpu().numpy())
-            parts[3].append(model.bias[k].detach().cpu().numpy())
-    return tuple(
-        np.concatenate(p) if p else np.empty(0, np.float32 if i % 2 else np.int64)
-        for i, p in enumerate(parts)
-    )
+        return (
+            model.edge_ids().cpu().numpy(),
+            model.values.detach().cpu().numpy(),
+            model.neuron_ids().cpu().numpy(),
+            model.bias.detach().cpu().numpy(),
+        )
 
 
 def sync(g: NeuronGraph, model: CompiledGraph) -> None:
@@ -54,7 +50,7 @@ def sync(g: NeuronGraph, model: CompiledGraph) -> None:
     >>> import torch, graphnet as gn
     >>> g = gn.mlp([2, 1], density=1.0, seed=0)
     >>> model = gn.compile(g)
-    >>> with torch.no_grad(): _ = model.values[0].fill_(0.25)
+    >>> with torch.no_grad(): _ = model.values.fill_(0.25)
     >>> gn.sync(g, model); g.edge_list()[2].tolist()
     [0.25, 0.25]
     """

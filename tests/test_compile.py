@@ -32,11 +32,10 @@ def test_every_mode_equals_the_interpreter(g):
 def _functional(model):
     plans = model._plan()
 
-    def f(x, *params):
-        return run_levels(plans, model.num_inputs, model.num_slots, x, list(params))
+    def f(x, values, bias):
+        return run_levels(plans, model.num_inputs, model.num_slots, x, values, bias)
 
-    params = [p for pair in zip(model.values, model.bias) for p in pair]
-    return f, params
+    return f, [model.values, model.bias]
 
 
 @settings(max_examples=25, deadline=None)
@@ -74,8 +73,9 @@ def test_gradients_equal_autograd_through_the_interpreter_layers():
     assert torch.allclose(out, ref, atol=1e-6)
     out.square().sum().backward()
     ref.square().sum().backward()
-    assert torch.allclose(seq.values[0].grad, w1.grad.reshape(-1), atol=1e-6)
-    assert torch.allclose(seq.values[1].grad, w2.grad.reshape(-1), atol=1e-6)
+    grad = seq.values.grad
+    assert torch.allclose(grad[: 7 * 5], w1.grad.reshape(-1), atol=1e-6)
+    assert torch.allclose(grad[7 * 5 :], w2.grad.reshape(-1), atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["dense", "auto"])
@@ -109,7 +109,7 @@ def test_missing_edges_stay_exactly_zero_under_any_optimizer(mode, make_opt):
     truth[dst[dst < 14] - 6, src[dst < 14]] = True
     assert np.array_equal(mask[np.argsort(rows)], truth)
     # Structural zeros: an edge that is not in the graph has no parameter to move.
-    assert model.values[0].numel() == int(truth.sum())
+    assert model.block_values(0).numel() == int(truth.sum())
     gn.sync(g, model)
     g.check()
 
@@ -148,8 +148,7 @@ def test_state_dict_round_trips_through_torch_save(tmp_path):
     g.add_edge(0, 15, 0.3)
     model = gn.compile(g)
     with torch.no_grad():
-        for v in model.values:
-            v.add_(0.1)
+        model.values.add_(0.1)
     path = tmp_path / "model.pt"
     torch.save(model.state_dict(), path)
     fresh = gn.compile(g)

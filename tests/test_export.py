@@ -29,7 +29,7 @@ def test_onnx_export_matches_pytorch(tmp_path):
     g.set_neuron_attr("activation", [23], "sigmoid")
     model = gn.compile(g)
     with torch.no_grad():
-        model.values[0].mul_(1.5)  # trained values, not the graph's, are exported
+        model.block_values(0).mul_(1.5)  # trained values, not the graph's, are exported
     path = tmp_path / "net.onnx"
     gn.export_onnx(model, path)
     session = ort.InferenceSession(str(path))

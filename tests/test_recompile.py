@@ -106,32 +106,30 @@ def test_trajectory_equals_a_model_that_had_the_edge_from_the_start(mode, name):
     assert abs(w_new - float(ref.weight.detach()[new_dst, new_src])) < 1e-5
 
 
-def test_untouched_blocks_keep_their_parameters_and_state():
+def test_recompile_without_changes_keeps_parameters_and_state():
     g = _graph()
     model = gn.compile(g)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     x = inputs_for(g)
     _train(model, opt, x, torch.zeros(7, 3), 3)
-    before = list(model.values)
-    state0 = opt.state[before[0]]
-    g.add_edge(6, 17, 0.0)  # into the output level only
+    values, state = model.values, opt.state[model.values]
+    g.tag("neuron", "seen", [6])  # an edit that changes no edge and no neuron
     model2, opt2 = gn.recompile(g, model, opt)
-    assert opt2 is opt
-    assert model2.values[0] is before[0] and model2.values[1] is before[1]
-    assert model2.values[2] is not before[2]
-    assert opt.state[model2.values[0]] is state0
-    assert len(opt.param_groups[0]["params"]) == 6
-    assert all(p in opt.state for p in opt.param_groups[0]["params"])
+    assert opt2 is opt and model2.values is values and opt.state[model2.values] is state
+    g.add_edge(6, 17, 0.0)
+    model3, _ = gn.recompile(g, model2, opt)
+    assert model3.values is not values
+    assert opt.param_groups[0]["params"] == [model3.values, model3.bias]
+    assert opt.state[model3.values]["exp_avg"].shape == model3.values.shape
+    assert int(opt.state[model3.values]["step"]) == 3
 
 
 def test_trained_values_survive_and_edited_ones_take_the_graph_value():
     g = _graph()
     model = gn.compile(g)
     with torch.no_grad():
-        for v in model.values:
-            v.mul_(2.0)
-        for b in model.bias:
-            b.add_(0.5)
+        model.values.mul_(2.0)
+        model.bias.add_(0.5)
     trained = model(inputs_for(g))
     e = int(g.edge_attr("id")[3])
     g.set_edge_attr("weight", [e], [1.25], reason="edit")
@@ -184,7 +182,7 @@ def test_optimizer_state_that_cannot_be_carried_is_named():
     model = gn.compile(g)
     opt = torch.optim.Adam(model.parameters())
     _train(model, opt, inputs_for(g), torch.zeros(7, 3), 1)
-    opt.state[model.values[2]]["odd"] = torch.zeros(2, 2, 2)
+    opt.state[model.values]["odd"] = torch.zeros(2, 2, 2)
     g.add_edge(6, 17, 0.0)
     with pytest.raises(gn.GraphError, match="cannot carry optimizer state 'odd'"):
         gn.recompile(g, model, opt)
@@ -194,7 +192,7 @@ def test_sync_refuses_nan_and_leaves_the_graph():
     g = _graph()
     model = gn.compile(g)
     with torch.no_grad():
-        model.values[1][0] = float("nan")
+        model.block_values(1)[0] = float("nan")
     before = g.copy()
     with pytest.raises(gn.GraphError, match="has trained weight nan"):
         gn.sync(g, model)
