@@ -22,7 +22,7 @@ from .level_stack import BlockPlan, Workspace, run_levels
 
 __all__ = ["CompiledGraph", "DENSE_THRESHOLD", "MODES"]
 
-DENSE_THRESHOLD = 0.15
+DENSE_THRESHOLD = 0.25
 """In ``auto`` mode a block at least this dense is computed dense, a sparser one as CSR.
 Measured on this project's 2-core CPU (benchmarks/bench_compile.py, benchmarks/RESULTS.md)."""
 
