@@ -46,7 +46,7 @@ class BlockPlan:
     v1: int
     b0: int
     b1: int
-    _transposed: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+    _transposed: tuple | None = None
 
     @property
     def rows(self) -> int:
@@ -56,17 +56,19 @@ class BlockPlan:
     def width(self) -> int:
         return self.start - self.lo
 
-    def transposed(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(crow_t, col_t, perm_t)``: the CSR structure of the transposed block, whose values
-        are ``values[perm_t]``. Built on first use (only input gradients need it)."""
-        if self._transposed is None:
+    def transposed(self, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(crow_t, col_t, perm_t)``: the CSR structure of the transposed block without its
+        first ``skip`` rows (source columns whose gradient nobody needs); its values are
+        ``values[perm_t]``. Built on first use (only input gradients need it)."""
+        if self._transposed is None or self._transposed[0] != skip:
             counts = self.crow[1:] - self.crow[:-1]
             rows = torch.repeat_interleave(torch.arange(self.rows, device=self.col.device), counts)
             perm = torch.argsort(self.col, stable=True)  # CSR is row-sorted: gives (col, row)
             crow_t = torch.zeros(self.width + 1, dtype=torch.int64, device=self.col.device)
             crow_t[1:] = torch.cumsum(torch.bincount(self.col, minlength=self.width), 0)
-            self._transposed = (crow_t, rows[perm], perm)
-        return self._transposed
+            first = int(crow_t[skip])
+            self._transposed = (skip, crow_t[skip:] - first, rows[perm][first:], perm[first:])
+        return self._transposed[1:]
 
 
 # torch warns once per process that CSR support is in beta; graphnet relies on the CSR
@@ -175,7 +177,8 @@ class _LevelStack(torch.autograd.Function):
             elif p.kind == "sparse":
                 w = _csr(p.crow, p.col, values, (p.rows, p.width))
                 csr.append(w)
-                torch.addmm(bias[:, None], w, buf[p.lo : p.start], out=out)
+                torch.mm(w, buf[p.lo : p.start], out=out)
+                out += bias[:, None]
             else:
                 w = _dense_weight(p, values)
                 from_x, from_buf = _sources(p, num_inputs, x, buf, True)
@@ -218,14 +221,22 @@ class _LevelStack(torch.autograd.Function):
         low = 0 if need[4] else n_in  # rows below ``low`` (the inputs) need no gradient
         ready = top  # rows >= ready hold their gradient sums; the rows below are unset
 
-        def deposit(first: int, stop: int, part: torch.Tensor) -> None:
-            # Add ``part`` (rows first..stop of the gradient) into gbuf, assigning where unset.
+        def deposit(first: int, stop: int, mat: torch.Tensor, g: torch.Tensor) -> None:
+            # Add ``mat @ g`` (rows first..stop of the gradient) into gbuf: written in place
+            # when those rows are unset or all set, through a temporary when they are mixed.
             nonlocal ready
-            split = min(max(ready, first), stop)
-            if split > first:
-                gbuf[first:split] = part[: split - first]
-            if stop > split:
-                gbuf[split:stop] += part[split - first :]
+            target = gbuf[first:stop]
+            if ready >= stop:
+                torch.mm(mat, g, out=target)
+            elif ready <= first:
+                if mat.layout == torch.strided:
+                    target.addmm_(mat, g)
+                else:
+                    target += torch.sparse.mm(mat, g)
+            else:
+                part = torch.sparse.mm(mat, g) if mat.layout != torch.strided else mat.mm(g)
+                target[: ready - first] = part[: ready - first]
+                target[ready - first :] += part[ready - first :]
             ready = min(ready, first)
 
         sparse_seen = len(ctx.csr)
@@ -259,9 +270,9 @@ class _LevelStack(torch.autograd.Function):
                     into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
                     torch.sparse.sampled_addmm(ctx.csr[sparse_seen], g, src.t(), beta=0.0, out=into)
                 if first < p.start:
-                    crow_t, col_t, perm_t = p.transposed()
-                    wt = _csr(crow_t, col_t, values[perm_t], (p.width, p.rows))
-                    deposit(first, p.start, torch.sparse.mm(wt, g)[first - p.lo :])
+                    crow_t, col_t, perm_t = p.transposed(first - p.lo)
+                    wt = _csr(crow_t, col_t, values[perm_t], (p.start - first, p.rows))
+                    deposit(first, p.start, wt, g)
                 continue
             w = _dense_weight(p, values)
             from_x, from_buf = _sources(p, n_in, x, buf, True)
@@ -285,7 +296,7 @@ class _LevelStack(torch.autograd.Function):
                 gx[:, p.lo : p.lo + a] += g.t().mm(w[:, :a])
             if from_buf is not None and p.start > max(first, p.lo + a):
                 lo_buf = p.lo + a  # == n_in when the block also reads inputs
-                deposit(lo_buf, p.start, w[:, lo_buf - p.lo :].t().mm(g))
+                deposit(lo_buf, p.start, w[:, lo_buf - p.lo :].t(), g)
         if gx is not None:
             if ready > 0:
                 gbuf[:ready].zero_()
