@@ -44,15 +44,18 @@ def _carry_values(
 ) -> tuple[nn.Parameter, Origin]:
     """New parameter over ``new_ids``: the old value where the id survives (and is not in
     ``skip``), the graph's value otherwise."""
-    if old_ids.size and np.all(old_ids[1:] > old_ids[:-1]):
-        order, sorted_ids = None, old_ids
+    if old_ids.size == 0:
+        source = np.full(new_ids.size, -1, np.int64)
     else:
-        order = np.argsort(old_ids, kind="stable")
-        sorted_ids = old_ids[order]
-    at, found = find_sorted(sorted_ids, new_ids)
-    if skip.size:
-        found &= ~np.isin(new_ids, skip)
-    source = np.where(found, at if order is None else order[at], -1)
+        if np.all(old_ids[1:] > old_ids[:-1]):
+            order, sorted_ids = None, old_ids
+        else:
+            order = np.argsort(old_ids, kind="stable")
+            sorted_ids = old_ids[order]
+        at, found = find_sorted(sorted_ids, new_ids)
+        if skip.size:
+            found &= ~np.isin(new_ids, skip)
+        source = np.where(found, at if order is None else order[at], -1)
     values = torch.as_tensor(graph_vals, dtype=old.dtype).to(old.device)
     src_t = torch.as_tensor(source, device=old.device)
     have = src_t >= 0

@@ -198,3 +198,65 @@ def test_sync_refuses_nan_and_leaves_the_graph():
         gn.sync(g, model)
     assert g.equals(before)
     assert np.isfinite(g.edge_list()[2]).all()
+
+
+# ------------------------------------------------------------------ property: any edit sequence
+from compile_strategies import compiler_graphs  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _random_edits(g: gn.NeuronGraph, rnd: np.random.Generator, count: int) -> None:
+    """Apply ``count`` random valid edits (new edges with lift, removals, new neurons, weight
+    and bias sets, activation changes) through the public API."""
+    for _ in range(count):
+        ids = g.neuron_ids
+        role = g.neuron_attr("role", ids)
+        kind = rnd.integers(0, 6)
+        if kind == 0:  # a new edge, lifting if needed
+            src = ids[role != 2]
+            dst = ids[role != 0]
+            s, d = int(rnd.choice(src)), int(rnd.choice(dst))
+            if s != d and not g.has_edge(s, d):
+                try:
+                    g.add_edge(s, d, float(rnd.normal()), lift=True)
+                except gn.GraphError:
+                    pass  # would close a cycle
+        elif kind == 1 and g.num_edges:
+            g.remove_edges([int(rnd.choice(g.edge_attr("id")))])
+        elif kind == 2:
+            top = g.num_levels - 1
+            if top > 1:
+                g.add_neuron(
+                    level=int(rnd.integers(1, top)), activation=str(rnd.choice(["relu", "tanh"]))
+                )
+        elif kind == 3 and g.num_edges:
+            e = int(rnd.choice(g.edge_attr("id")))
+            g.set_edge_attr("weight", [e], [float(rnd.normal())])
+        elif kind == 4:
+            hidden = ids[role != 0]
+            g.set_neuron_attr("bias", [int(rnd.choice(hidden))], [float(rnd.normal())])
+        else:
+            hidden = ids[role == 1]
+            if hidden.size:
+                g.remove_neuron(int(rnd.choice(hidden)), cascade=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(compiler_graphs(), st.integers(0, 2**32 - 1), st.sampled_from(["dense", "sparse", "auto"]))
+def test_recompile_after_random_edits_equals_the_edited_trained_graph(g, seed, mode):
+    model = gn.compile(g, mode)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    x = inputs_for(g, batch=9, seed=seed % 1000)
+    _train(model, opt, x, torch.randn(9, len(g.outputs)), 3)
+    # Reference: the trained values written onto a copy, then the same edits.
+    ref = g.copy()
+    gn.sync(ref, model)
+    _random_edits(g, np.random.default_rng(seed + 1), 6)
+    _random_edits(ref, np.random.default_rng(seed + 1), 6)
+    assert ref.num_edges == g.num_edges and ref.neuron_ids.tolist() == g.neuron_ids.tolist()
+    model, opt = gn.recompile(g, model, opt)
+    assert torch.allclose(model(x).double(), gn.interpret(ref, x), atol=1e-4, rtol=1e-4)
+    _train(model, opt, x, torch.randn(9, len(g.outputs)), 2)  # and it trains on
+    gn.sync(g, model)
+    g.check()
