@@ -117,6 +117,18 @@ class CompiledGraph(nn.Module):
             self._plans = plans
         return self._plans
 
+    def __getstate__(self) -> dict:
+        # Plans and workspaces are caches (one holds a weak reference): rebuilt after a copy.
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state["_plans"] = None
+        state["_workspace"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._workspace = Workspace()
+
     def _apply(self, fn, recurse=True):
         self._plans = None
         return super()._apply(fn, recurse)

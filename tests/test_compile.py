@@ -156,3 +156,22 @@ def test_state_dict_round_trips_through_torch_save(tmp_path):
     x = inputs_for(g)
     assert torch.equal(fresh(x), model(x))
     assert not torch.equal(gn.compile(g)(x), model(x))
+
+
+def test_whole_model_pickles_and_deep_copies(tmp_path):
+    import copy
+
+    g = gn.mlp([5, 6, 3], density=0.5, seed=2)
+    model = gn.compile(g)
+    x = inputs_for(g)
+    model(x).sum().backward()  # leaves caches and a workspace behind
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        twin.values.add_(1.0)
+    assert not torch.equal(twin(x), model(x))  # independent parameters
+    path = tmp_path / "whole.pt"
+    torch.save(model, path)
+    back = torch.load(path, weights_only=False)
+    assert torch.equal(back(x), model(x))
+    back(x).sum().backward()
+    assert back.values.grad is not None
