@@ -31,6 +31,21 @@ def test_graphml_round_trip_keeps_ids_attributes_and_tags(tmp_path):
     assert back.step == 17 and back.next_neuron_id == g.next_neuron_id
 
 
+def test_graphml_keeps_tags_whose_values_mix_types(tmp_path):
+    # GraphML gives an attribute one type: True, 1 and 1.5 in one tag must still come back
+    # as bool, int and float (a flaky failure of the round-trip property test found this).
+    g = gn.mlp([3, 2], density=1.0, seed=0)
+    g.tag("neuron", "t", [0], True)
+    g.tag("neuron", "t", [1], 1)
+    g.tag("neuron", "t", [2], 1.5)
+    g.tag("edge", "u", [0, 1], ["x", 7])
+    path = tmp_path / "mixed.graphml"
+    gn.write_graphml(g, path)
+    back = gn.read_graphml(path)
+    assert back.equals(g)
+    assert [type(v) for v in back.tags("neuron", "t").values()] == [bool, int, float]
+
+
 def test_read_graphml_from_another_tool(tmp_path):
     G = nx.DiGraph([("a", "h"), ("b", "h"), ("h", "out")])
     G.edges["a", "h"]["weight"] = 0.5

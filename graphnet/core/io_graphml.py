@@ -1,7 +1,8 @@
 """GraphML export and import, for Gephi, yEd and Cytoscape users.
 
 The file holds what :func:`graphnet.to_networkx` holds (every attribute and tag, typed), with
-the input and output order as comma-separated graph attributes, since GraphML has no list type.
+the input and output order as comma-separated graph attributes, since GraphML has no list type,
+and tags whose values mix types written as typed text (GraphML gives an attribute one type).
 :func:`read_graphml` reads such a file back into an equal graph; a GraphML file from another
 tool is read by the rules of :func:`graphnet.from_networkx`.
 """
@@ -9,6 +10,7 @@ tool is read by the rules of :func:`graphnet.from_networkx`.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 from pathlib import Path
@@ -23,6 +25,25 @@ __all__ = ["write_graphml", "read_graphml"]
 
 # Characters XML 1.0 (and so GraphML) cannot hold, not even escaped.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+_MIXED_KEY = "graphnet_mixed_type_tags"
+_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _encode(v: object) -> str:
+    return f"{type(v).__name__}:{v!r}" if not isinstance(v, str) else f"str:{v}"
+
+
+def _decode(text: str) -> object:
+    kind, _, raw = str(text).partition(":")
+    if kind == "str":
+        return raw
+    if kind == "bool":
+        return raw == "True"
+    if kind in ("int", "float"):
+        return _TYPES[kind](raw)
+    raise ValueError(f"unknown typed value {text!r}")
 
 
 def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
@@ -63,6 +84,22 @@ def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
     G = to_networkx(g)
     for key in ("inputs", "outputs"):
         G.graph[key] = ",".join(str(i) for i in G.graph[key])
+    # GraphML gives an attribute one type; a tag whose values mix types (True and 1, 1 and
+    # 1.5) is written as typed text ("bool:True") and listed, so reading restores each value.
+    mixed = {
+        on: sorted(n for n, t in g._tags[on].items() if len({type(v) for v in t.values()}) > 1)
+        for on in ("neuron", "edge")
+    }
+    if mixed["neuron"] or mixed["edge"]:
+        G.graph[_MIXED_KEY] = json.dumps(mixed)
+        for _, data in G.nodes(data=True):
+            for name in mixed["neuron"]:
+                if name in data:
+                    data[name] = _encode(data[name])
+        for _, _, data in G.edges(data=True):
+            for name in mixed["edge"]:
+                if name in data:
+                    data[name] = _encode(data[name])
     with atomic_path(path) as tmp:
         nx.write_graphml(G, tmp)
 
@@ -114,6 +151,20 @@ def read_graphml(path: str | os.PathLike, *, seed: int = 0) -> NeuronGraph:
             raise GraphFileError(
                 f"{path}: a graphnet GraphML file with a non-integer node key"
             ) from err
+    mixed = G.graph.pop(_MIXED_KEY, None)
+    if mixed is not None:
+        try:
+            tables = json.loads(mixed)
+            for _, data in G.nodes(data=True):
+                for name in tables.get("neuron", []):
+                    if name in data:
+                        data[name] = _decode(data[name])
+            for _, _, data in G.edges(data=True):
+                for name in tables.get("edge", []):
+                    if name in data:
+                        data[name] = _decode(data[name])
+        except (ValueError, TypeError, AttributeError) as err:
+            raise GraphFileError(f"{path}: corrupt typed tag values ({err})") from err
     for key in ("inputs", "outputs"):
         given = G.graph.get(key)
         if isinstance(given, str):
