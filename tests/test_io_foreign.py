@@ -39,11 +39,13 @@ def test_graphml_keeps_tags_whose_values_mix_types(tmp_path):
     g.tag("neuron", "t", [1], 1)
     g.tag("neuron", "t", [2], 1.5)
     g.tag("edge", "u", [0, 1], ["x", 7])
+    g.tag("edge", "text", [2, 3], ["a\rb", "\r\n"])  # XML reads a bare \r back as \n
     path = tmp_path / "mixed.graphml"
     gn.write_graphml(g, path)
     back = gn.read_graphml(path)
     assert back.equals(g)
     assert [type(v) for v in back.tags("neuron", "t").values()] == [bool, int, float]
+    assert back.tags("edge", "text") == {2: "a\rb", 3: "\r\n"}
 
 
 def test_read_graphml_from_another_tool(tmp_path):

@@ -32,18 +32,24 @@ _TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 
 
 def _encode(v: object) -> str:
-    return f"{type(v).__name__}:{v!r}" if not isinstance(v, str) else f"str:{v}"
+    # JSON text escapes the carriage returns that XML parsers turn into line feeds.
+    return f"{type(v).__name__}:{json.dumps(v)}"
 
 
 def _decode(text: str) -> object:
     kind, _, raw = str(text).partition(":")
-    if kind == "str":
-        return raw
-    if kind == "bool":
-        return raw == "True"
-    if kind in ("int", "float"):
-        return _TYPES[kind](raw)
-    raise ValueError(f"unknown typed value {text!r}")
+    if kind not in _TYPES:
+        raise ValueError(f"unknown typed value {text!r}")
+    value = json.loads(raw)
+    return _TYPES[kind](value)
+
+
+def _needs_typed_text(table: dict) -> bool:
+    """A tag GraphML cannot hold as one plain attribute: mixed value types, or text with a
+    carriage return (XML reads it back as a line feed)."""
+    return len({type(v) for v in table.values()}) > 1 or any(
+        isinstance(v, str) and "\r" in v for v in table.values()
+    )
 
 
 def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
@@ -84,10 +90,10 @@ def write_graphml(g: NeuronGraph, path: str | os.PathLike) -> None:
     G = to_networkx(g)
     for key in ("inputs", "outputs"):
         G.graph[key] = ",".join(str(i) for i in G.graph[key])
-    # GraphML gives an attribute one type; a tag whose values mix types (True and 1, 1 and
-    # 1.5) is written as typed text ("bool:True") and listed, so reading restores each value.
+    # GraphML gives an attribute one type, and XML turns "\r" into "\n": such tags are written
+    # as typed JSON text ('bool:true', 'str:"a\\rb"') and listed, so reading restores each value.
     mixed = {
-        on: sorted(n for n, t in g._tags[on].items() if len({type(v) for v in t.values()}) > 1)
+        on: sorted(n for n, t in g._tags[on].items() if _needs_typed_text(t))
         for on in ("neuron", "edge")
     }
     if mixed["neuron"] or mixed["edge"]:
