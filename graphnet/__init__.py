@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "draw": "graphnet.drawing",
 }
-_LAZY_MODULES = ("compilers", "analysis")
+_LAZY_MODULES = ("compilers", "analysis", "graphnet.growth")
 
 __all__ = [
     "ACTIVATIONS",

@@ -1,0 +1,87 @@
+"""``gn.prune``: magnitude pruning as a graph edit."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphnet.core.errors import GraphError
+from graphnet.core.graph import NeuronGraph
+from graphnet.core.levels import descendants_mask
+from graphnet.core.vocab import HIDDEN
+
+from .report import GrowthReport
+
+__all__ = ["prune"]
+
+
+def prune(
+    g: NeuronGraph,
+    threshold: float | None = None,
+    fraction: float | None = None,
+    per_level: bool = False,
+    *,
+    remove_orphans: bool = True,
+    reason: str = "",
+) -> GrowthReport:
+    """Remove the weakest edges: those with ``|weight| < threshold``, or the ``fraction`` with
+    the smallest magnitude (of all edges, or of the edges into each level with
+    ``per_level=True``). With ``remove_orphans`` hidden neurons left on no input-to-output
+    path are removed too (inputs and outputs never are). Sync trained weights first
+    (``gn.sync``) so that the magnitudes are the trained ones.
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> g = gn.mlp([4, 8, 2], density=1.0, seed=0)
+    >>> rep = gn.prune(g, fraction=0.5, remove_orphans=False)
+    >>> rep.edges_removed.size, g.num_edges
+    (24, 24)
+    """
+    if (threshold is None) == (fraction is None):
+        raise GraphError("prune: give exactly one of threshold= and fraction=")
+    w = np.abs(g.edge_attr("weight"))
+    eids = g.edge_attr("id")
+    if threshold is not None:
+        if not np.isfinite(threshold) or threshold < 0:
+            raise GraphError(f"prune: threshold must be finite and >= 0, got {threshold}")
+        drop = np.flatnonzero(w < threshold)
+    else:
+        if not 0.0 <= fraction <= 1.0:
+            raise GraphError(f"prune: fraction must lie in [0, 1], got {fraction}")
+        if per_level:
+            lv = g._neurons.view("level")[g.edge_list()[1]]
+            parts = []
+            for level in np.unique(lv).tolist():
+                sel = np.flatnonzero(lv == level)
+                k = int(round(fraction * sel.size))
+                if k:
+                    parts.append(sel[np.argsort(w[sel], kind="stable")[:k]])
+            drop = np.concatenate(parts) if parts else np.empty(0, np.int64)
+        else:
+            k = int(round(fraction * w.size))
+            drop = np.argsort(w, kind="stable")[:k]
+    why = reason or (
+        "magnitude prune" + (f" below {threshold:g}" if threshold is not None else f" {fraction:g}")
+    )
+    removed = eids[drop]
+    if removed.size:
+        g.remove_edges(removed, reason=why)
+    gone = np.empty(0, np.int64)
+    if remove_orphans:
+        gone = _orphans(g)
+        if gone.size:
+            cut = np.isin(g.edge_list()[0], gone) | np.isin(g.edge_list()[1], gone)
+            removed = np.concatenate((removed, g.edge_attr("id")[cut]))
+            g.remove_neurons(gone, cascade=True, reason=why + ": neurons on no input-output path")
+    return GrowthReport("prune", edges_removed=removed, neurons_removed=gone)
+
+
+def _orphans(g: NeuronGraph) -> np.ndarray:
+    """Hidden neurons not reachable from an input or not reaching an output."""
+    src, dst, _ = g.edge_list()
+    n = g.next_neuron_id
+    from_in = descendants_mask(src, dst, n, np.asarray(g.inputs, np.int64))
+    to_out = descendants_mask(dst, src, n, np.asarray(g.outputs, np.int64))
+    ids = g.neuron_ids
+    hidden = ids[g.neuron_attr("role", ids) == HIDDEN]
+    return hidden[~(from_in[hidden] & to_out[hidden])]
