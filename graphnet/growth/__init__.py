@@ -8,6 +8,8 @@ from .levels import add_residual_block, insert_level
 from .patch import add_patch
 from .prune import prune
 from .report import GrowthReport
+from .rewire import cosine_fraction, edge_gradients, rewire
+from .route import route
 
 __all__ = [
     "GrowthReport",
@@ -18,4 +20,8 @@ __all__ = [
     "add_highway",
     "add_patch",
     "prune",
+    "route",
+    "rewire",
+    "edge_gradients",
+    "cosine_fraction",
 ]
