@@ -55,11 +55,11 @@ def prune(
                 sel = np.flatnonzero(lv == level)
                 k = int(round(fraction * sel.size))
                 if k:
-                    parts.append(sel[np.argsort(w[sel], kind="stable")[:k]])
+                    parts.append(sel[_smallest(w[sel], k)])
             drop = np.concatenate(parts) if parts else np.empty(0, np.int64)
         else:
             k = int(round(fraction * w.size))
-            drop = np.argsort(w, kind="stable")[:k]
+            drop = _smallest(w, k)
     why = reason or (
         "magnitude prune" + (f" below {threshold:g}" if threshold is not None else f" {fraction:g}")
     )
@@ -74,6 +74,18 @@ def prune(
             removed = np.concatenate((removed, g.edge_attr("id")[cut]))
             g.remove_neurons(gone, cascade=True, reason=why + ": neurons on no input-output path")
     return GrowthReport("prune", edges_removed=removed, neurons_removed=gone)
+
+
+def _smallest(w: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest values in O(n) (ties: the lower position first)."""
+    if k <= 0:
+        return np.empty(0, np.int64)
+    if k >= w.size:
+        return np.arange(w.size)
+    cut = np.partition(w, k - 1)[k - 1]
+    below = np.flatnonzero(w < cut)
+    at = np.flatnonzero(w == cut)[: k - below.size]
+    return np.concatenate((below, at))
 
 
 def _orphans(g: NeuronGraph) -> np.ndarray:

@@ -12,6 +12,7 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import INPUT, OUTPUT
 
+from .prune import _smallest
 from .report import GrowthReport
 
 __all__ = ["rewire", "edge_gradients", "cosine_fraction"]
@@ -104,7 +105,7 @@ def rewire(
     if k == 0:
         return GrowthReport("rewire")
     w = np.abs(g.edge_attr("weight"))
-    drop = np.argsort(w, kind="stable")[:k]
+    drop = _smallest(w, k)
     src, dst, _ = g.edge_list()
     dropped = set(zip(src[drop].tolist(), dst[drop].tolist()))
     removed = g.edge_attr("id")[drop].copy()
@@ -119,18 +120,15 @@ def rewire(
 
 
 def _top_gradient_pairs(g, grads: dict, k: int, exclude: set) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` absent pairs with the largest ``|grad|`` (pairs that exist now or were just
+    dropped are skipped)."""
     s, d, gr = (np.asarray(grads[key]) for key in ("src", "dst", "grad"))
     order = np.argsort(-np.abs(gr), kind="stable")
-    out_s, out_d = [], []
-    for i in order.tolist():
-        pair = (int(s[i]), int(d[i]))
-        if pair in exclude or g.has_edge(*pair):
-            continue
-        out_s.append(pair[0])
-        out_d.append(pair[1])
-        if len(out_s) == k:
-            break
-    return np.asarray(out_s, np.int64), np.asarray(out_d, np.int64)
+    s, d = s[order].astype(np.int64), d[order].astype(np.int64)
+    ok = g.edge_ids(s, d) < 0 if s.size else np.zeros(0, bool)
+    if exclude:
+        ok &= np.array([(a, b) not in exclude for a, b in zip(s.tolist(), d.tolist())], bool)
+    return s[ok][:k], d[ok][:k]
 
 
 def edge_gradients(

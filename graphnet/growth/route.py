@@ -55,23 +55,30 @@ def route(
     s_level = g.neuron_attr("level", sources)
     t_level = g.neuron_attr("level", targets) if targets.size else np.empty(0, np.int64)
     taken = np.zeros(targets.size, np.int64)
-    new_s: list[int] = []
-    new_t: list[int] = []
+    gap = t_level[None, :] - s_level[:, None]  # sources x targets
+    ok = (gap >= 1) & (gap <= radius) & (targets[None, :] != sources[:, None])
+    si, ti = np.nonzero(ok)
+    if si.size:  # one lookup for every candidate pair: skip the pairs already joined
+        joined = g.edge_ids(sources[si], targets[ti]) >= 0
+        ok[si[joined], ti[joined]] = False
+    tie = rng.random(ok.shape)
+    new_s: list[np.ndarray] = []
+    new_t: list[np.ndarray] = []
     skipped = []
-    for s, ls in zip(sources.tolist(), s_level.tolist()):
-        gap = t_level - ls
-        ok = (gap >= 1) & (gap <= radius) & (taken < fan_in) & (targets != s)
-        cand = np.flatnonzero(ok)
-        if cand.size:
-            cand = cand[g.edge_ids(np.full(cand.size, s), targets[cand]) < 0]
-        order = cand[np.lexsort((rng.random(cand.size), gap[cand]))]
+    for i, s in enumerate(sources.tolist()):
+        cand = np.flatnonzero(ok[i] & (taken < fan_in))
+        order = cand[np.lexsort((tie[i, cand], gap[i, cand]))]
         chosen = order[:fan_out]
         taken[chosen] += 1
-        new_s += [s] * chosen.size
-        new_t += targets[chosen].tolist()
+        new_s.append(np.full(chosen.size, s, np.int64))
+        new_t.append(targets[chosen])
         if chosen.size < fan_out:
-            why = "no free target within the radius" if not cand.size else "targets at their fan-in"
+            why = (
+                "no free target within the radius" if not ok[i].any() else "targets at their fan-in"
+            )
             skipped.append((s, int(chosen.size), why))
+    new_s = np.concatenate(new_s) if new_s else np.empty(0, np.int64)
+    new_t = np.concatenate(new_t) if new_t else np.empty(0, np.int64)
     why = reason or f"route {sources.size} source(s) to {targets.size} target(s)"
-    added = g.add_edges(new_s, new_t, weight, reason=why) if new_s else np.empty(0, np.int64)
+    added = g.add_edges(new_s, new_t, weight, reason=why) if new_s.size else np.empty(0, np.int64)
     return GrowthReport("route", edges_added=added, skipped=skipped)
