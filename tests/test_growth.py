@@ -63,6 +63,10 @@ def apply_preserving(g: gn.NeuronGraph, op: str, rnd: np.random.Generator):
         except gn.GraphError as err:
             assert "cycle" in str(err)
             return None
+    if op == "route":
+        srcs = _pick(rnd, ids[role != 2], 3)
+        tgts = _pick(rnd, ids[role != 0], 4)
+        return gn.route(g, srcs, tgts, fan_out=2, fan_in=2, radius=2, seed=int(rnd.integers(100)))
     if op == "residual":
         levels = np.unique(g.neuron_attr("level", ids[role != 2]))  # non-empty, below outputs
         return gn.add_residual_block(g, int(_pick(rnd, levels)[0]), width=int(rnd.integers(1, 4)))
@@ -81,7 +85,7 @@ PRESERVING = [
 ]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(compiler_graphs(), st.sampled_from(PRESERVING), st.integers(0, 2**32 - 1))
 def test_function_preserving_operator_keeps_outputs(g, op, seed):
     rnd = np.random.default_rng(seed)
@@ -111,9 +115,15 @@ def test_random_operator_sequences_keep_invariants_and_match_the_interpreter(g, 
     model = gn.compile(g)
     start = g.copy()
     for _ in range(6):
-        op = str(rnd.choice(PRESERVING + ["prune"]))
+        op = str(rnd.choice(PRESERVING + ["prune", "set", "rigl"]))
         if op == "prune":
             gn.prune(g, fraction=0.2)
+        elif op == "set":
+            gn.rewire(g, "set", 0.2, seed=int(rnd.integers(100)))
+        elif op == "rigl":
+            y = torch.randn(x.shape[0], len(g.outputs))
+            grads = gn.edge_gradients(g, model, (x, y), torch.nn.functional.mse_loss)
+            gn.rewire(g, "rigl", 0.2, grads=grads)
         else:
             apply_preserving(g, op, rnd)
         g.check()
