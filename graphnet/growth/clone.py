@@ -6,7 +6,7 @@ import numpy as np
 
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
-from graphnet.core.vocab import ACTIVATIONS, OUTPUT
+from graphnet.core.vocab import OUTPUT
 
 from .common import hidden_neurons, incoming, outgoing
 from .report import GrowthReport
@@ -99,7 +99,6 @@ def clone_neuron(
         reason=why,
     )
     g.tag("neuron", "clone_of", [c], n, reason=why)
-    assert ACTIVATIONS  # the clone keeps n's activation by name
     return GrowthReport(
         "clone_neuron", neurons_added=np.array([c]), edges_added=edges, lifted=lifted
     )
