@@ -33,8 +33,8 @@ class BlockLayout:
     crow: np.ndarray  # (rows + 1,) CSR row pointers
     col: np.ndarray  # (nnz,) column within [0, width)
     edge_ids: np.ndarray  # (nnz,) edge id of each value, CSR order
-    weight: np.ndarray  # (nnz,) the graph's weights, CSR order (float64)
-    bias: np.ndarray  # (rows,) the graph's biases (float64)
+    weight: np.ndarray  # (nnz,) the graph's weights, CSR order (float32, as stored)
+    bias: np.ndarray  # (rows,) the graph's biases (float32, as stored)
     activations: list[tuple[int, slice | np.ndarray]] = field(default_factory=list)
 
     @property
@@ -167,8 +167,8 @@ def layout_of(g: NeuronGraph) -> Layout:
                 crow=crow,
                 col=cols - lo,
                 edge_ids=eid[a:z],
-                weight=w[a:z].astype(np.float64),
-                bias=bias_all[neuron_ids].astype(np.float64),
+                weight=w[a:z],
+                bias=bias_all[neuron_ids],
                 activations=_activation_groups(act_all[neuron_ids]),
             )
         )

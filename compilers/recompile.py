@@ -115,10 +115,10 @@ def recompile(
         origins = [Origin(values, [], None), Origin(bias, [], None)]
     else:
         values, ov = _carry_values(
-            old_eids, new_eids, cat([b.weight for b in blocks], np.float64), edge_set, model.values
+            old_eids, new_eids, cat([b.weight for b in blocks], np.float32), edge_set, model.values
         )
         bias, ob = _carry_values(
-            old_nids, new_nids, cat([b.bias for b in blocks], np.float64), bias_set, model.bias
+            old_nids, new_nids, cat([b.bias for b in blocks], np.float32), bias_set, model.bias
         )
         origins = [ov, ob]
     new = CompiledGraph(
