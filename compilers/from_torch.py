@@ -173,7 +173,7 @@ def _unsupported(name: str, layer: object) -> GraphError:
 
 
 def _sequential(b: _Builder, v: _Vec, seq: nn.Sequential, prefix: str) -> _Vec:
-    for child_name, layer in seq.named_children():
+    for child_name, layer in seq._modules.items():  # every entry, a module used twice included
         name = f"{prefix}{child_name}"
         if isinstance(layer, nn.Linear) or _is_masked_linear(layer):
             v = _linear(b, v, layer, name)
@@ -233,10 +233,17 @@ def _traced(b: _Builder, x: _Vec, module: nn.Module) -> _Vec:
             if isinstance(layer, nn.Linear) or _is_masked_linear(layer):
                 env[node.name] = _linear(b, arg, layer, node.target)
             elif isinstance(layer, nn.Sequential):
-                env[node.name] = _sequential(b, arg, layer, node.target + ".")
+                env[node.name] = _sequential(
+                    b, _passed(arg, node.args[0]), layer, node.target + "."
+                )
             elif isinstance(layer, _PASS_MODULES):
-                env[node.name] = arg
+                env[node.name] = _passed(arg, node.args[0])
             elif (act := _activation_of(layer, node.target)) is not None:
+                if getattr(layer, "inplace", False) and not sole(node.args[0]):
+                    raise GraphError(
+                        f"layer {node.target!r} changes its input in place while that input is "
+                        "used elsewhere; use inplace=False"
+                    )
                 env[node.name] = _activate(b, arg, act, sole(node.args[0]))
             else:
                 raise _unsupported(node.target, layer)
@@ -247,9 +254,14 @@ def _traced(b: _Builder, x: _Vec, module: nn.Module) -> _Vec:
                 env[node.name] = _activate(b, env[node.args[0].name], act, sole(node.args[0]))
             elif fn in (operator.add, torch.add, "add") and len(node.args) == 2 and not node.kwargs:
                 a, c = node.args
+                if not (isinstance(a, fx.Node) and isinstance(c, fx.Node)):
+                    raise GraphError(
+                        f"{node.name!r} adds a constant ({a!r} + {c!r}); only sums of two "
+                        "layer outputs (residual connections) are supported"
+                    )
                 env[node.name] = _add(b, env[a.name], env[c.name], sole(a), sole(c), node.name)
             elif fn in (torch.flatten, "flatten", "contiguous"):
-                env[node.name] = env[node.args[0].name]
+                env[node.name] = _passed(env[node.args[0].name], node.args[0])
             else:
                 raise _unsupported(node.name, fn)
         elif node.op == "output":
@@ -263,6 +275,12 @@ def _traced(b: _Builder, x: _Vec, module: nn.Module) -> _Vec:
             raise _unsupported(node.name, node.target)
     assert result is not None
     return result
+
+
+def _passed(v: _Vec, source) -> _Vec:
+    """A value passed through unchanged (Dropout, Identity, flatten): still fresh only if
+    nothing else reads the source, or an activation on it would reach the other readers."""
+    return _Vec(v.ids, v.fresh and len(source.users) == 1, v.level)
 
 
 def _add(b: _Builder, a: _Vec, c: _Vec, a_sole: bool, c_sole: bool, name: str) -> _Vec:

@@ -201,7 +201,8 @@ class _LevelStack(torch.autograd.Function):
         ctx.pre = pre
         ctx.save_for_backward(x, buf, all_values)
         top = plans[-1].start if plans else num_inputs
-        return buf[top:].t().contiguous()
+        # Always a copy: buf is reused by the next call (a "contiguous" view would alias it).
+        return buf[top:].t().clone(memory_format=torch.contiguous_format)
 
     @staticmethod
     @once_differentiable

@@ -175,3 +175,18 @@ def test_whole_model_pickles_and_deep_copies(tmp_path):
     assert torch.equal(back(x), model(x))
     back(x).sum().backward()
     assert back.values.grad is not None
+
+
+@pytest.mark.parametrize("sizes", [[3, 8, 2], [3, 8, 1]])
+def test_outputs_do_not_alias_the_reused_workspace(sizes):
+    # batch 1, or a single output, makes the transposed output look contiguous: it must still
+    # be a copy, or the next call overwrites it
+    g = gn.mlp(sizes, density=1.0, seed=0)
+    model = gn.compile(g)
+    xs = inputs_for(g, batch=5)
+    with torch.no_grad():
+        one_by_one = torch.cat([model(xs[i : i + 1]) for i in range(5)])
+        kept = [model(xs) for _ in range(2)]
+        kept[0].add_(0)  # no error, and both calls' results stay distinct tensors
+    assert torch.allclose(one_by_one, model(xs), atol=1e-6)
+    assert kept[0].data_ptr() != kept[1].data_ptr()

@@ -165,3 +165,54 @@ def test_to_torch_round_trip_and_mixed_activation_error():
     g.set_neuron_attr("activation", [5], "tanh")
     with pytest.raises(gn.GraphError, match=r"level 1 mixes activations \(relu, tanh\)"):
         gn.to_torch(g)
+
+
+class _Shared(nn.Module):
+    """A skip that must stay unactivated while an activation is applied to an alias of it."""
+
+    def __init__(self):
+        super().__init__()
+        self.l0, self.d, self.l1 = nn.Linear(4, 4), nn.Dropout(0.1), nn.Linear(4, 4)
+        self.block = nn.Sequential(nn.ReLU(), nn.Linear(4, 4))
+
+    def forward(self, x):
+        h = self.l0(x)
+        a = torch.relu(self.d(h))
+        return self.l1(a) + h + self.block(h)
+
+
+def test_reused_modules_and_aliases_keep_the_source_semantics():
+    torch.manual_seed(6)
+    act, lin = nn.ReLU(), nn.Linear(4, 4)
+    for model in (
+        nn.Sequential(
+            nn.Linear(4, 4), act, nn.Linear(4, 4), act, nn.Linear(4, 2)
+        ),  # one ReLU twice
+        nn.Sequential(lin, nn.Tanh(), lin),  # one Linear twice
+        _Shared().eval(),
+    ):
+        _same(model, gn.from_torch(model), torch.randn(6, 4))
+
+
+def test_in_place_activation_on_a_shared_value_and_constants_are_refused():
+    class Inplace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l0, self.r, self.l1 = nn.Linear(4, 4), nn.ReLU(inplace=True), nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = self.l0(x)
+            return self.l1(self.r(h)) + h
+
+    class Const(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l0 = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.l0(x) + 1
+
+    with pytest.raises(gn.GraphError, match="changes its input in place"):
+        gn.from_torch(Inplace())
+    with pytest.raises(gn.GraphError, match="adds a constant"):
+        gn.from_torch(Const())
