@@ -102,8 +102,10 @@ def carry_optimizer(
         [p for p in g["params"] if id(p) not in old_ids] for g in optimizer.param_groups
     ]
     for p, origin, gi in zip(new_params, origins, group_of):
+        src = origin.reused if origin.reused is not None else (origin.olds or [None])[0]
         if gi is None:
-            src = origin.reused if origin.reused is not None else (origin.olds or [None])[0]
+            if src is not None and id(src) not in where:
+                continue  # its counterpart was kept out of the optimizer: so is it
             gi = where.get(id(src), 0) if src is not None else 0
         groups[gi].append(p)
         if origin.reused is not None:

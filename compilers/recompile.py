@@ -132,6 +132,8 @@ def recompile(
     )
     new.log_mark = len(g.log)
     new.train(model.training)
+    new.values.requires_grad_(model.values.requires_grad)  # frozen stays frozen
+    new.bias.requires_grad_(model.bias.requires_grad)
     if optimizer is not None and not unchanged:
         carry_optimizer(
             optimizer, [model.values, model.bias], [new.values, new.bias], origins, [None, None]

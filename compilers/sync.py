@@ -41,9 +41,9 @@ def sync(g: NeuronGraph, model: CompiledGraph) -> None:
     Raises
     ------
     GraphError
-        If the model holds an edge or neuron the graph no longer has (it was compiled from
-        another graph, or the graph was edited: use :func:`compilers.recompile`), or a trained
-        value is NaN or infinite.
+        If the graph was edited since the model was compiled (use :func:`compilers.recompile`,
+        which keeps the trained values), the model was compiled from another graph, or a
+        trained value is NaN or infinite.
 
     Examples
     --------
@@ -56,6 +56,18 @@ def sync(g: NeuronGraph, model: CompiledGraph) -> None:
     """
     if not isinstance(model, CompiledGraph):
         raise GraphError(f"sync needs a module made by gn.compile, got {type(model).__name__}")
+    if len(g.log) < model.log_mark:
+        raise GraphError(
+            "the model does not match the graph: it was compiled after more edits than the "
+            "graph's log holds (another graph?)"
+        )
+    edited = [r.op for r in g.log.since(model.log_mark) if r.op not in ("tag", "untag")]
+    if edited:
+        raise GraphError(
+            f"the graph was edited since the model was compiled ({', '.join(dict.fromkeys(edited))}); "
+            "writing the model's values back would undo those edits: recompile first "
+            "(gn.recompile keeps the trained values)"
+        )
     eids, w, nids, b = module_parameters(model)
     try:
         g.write_parameters(eids, w, nids, b)

@@ -260,3 +260,35 @@ def test_recompile_after_random_edits_equals_the_edited_trained_graph(g, seed, m
     _train(model, opt, x, torch.randn(9, len(g.outputs)), 2)  # and it trains on
     gn.sync(g, model)
     g.check()
+
+
+def test_sync_after_an_edit_is_refused_instead_of_undoing_it():
+    g = _graph()
+    model = gn.compile(g)
+    gn.clone_neuron(g, 6)  # splits neuron 6's outgoing weights in the graph
+    before = g.copy()
+    with pytest.raises(
+        gn.GraphError, match="edited since the model was compiled .*recompile first"
+    ):
+        gn.sync(g, model)
+    assert g.equals(before)
+    g.tag("neuron", "note", [6])
+    model, _ = gn.recompile(g, model)
+    g.tag("neuron", "seen", [7])  # tags change no value: syncing stays allowed
+    gn.sync(g, model)
+
+
+def test_parameters_left_out_of_the_optimizer_or_frozen_stay_so():
+    g = _graph()
+    model = gn.compile(g)
+    model.bias.requires_grad_(False)
+    opt = torch.optim.SGD([model.values], lr=0.1, momentum=0.9)
+    x = inputs_for(g)
+    _train(model, opt, x, torch.zeros(7, 3), 2)
+    g.add_edge(6, 17, 0.0)
+    model, opt = gn.recompile(g, model, opt)
+    assert opt.param_groups[0]["params"] == [model.values]
+    assert not model.bias.requires_grad
+    bias = model.bias.detach().clone()
+    _train(model, opt, x, torch.zeros(7, 3), 2)
+    assert torch.equal(model.bias, bias)
