@@ -117,6 +117,19 @@ class CompiledGraph(nn.Module):
             self._plans = plans
         return self._plans
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As ``nn.Module.load_state_dict``, after checking that the state belongs to a model of
+        the same graph structure (same edges in the same places); otherwise a GraphError."""
+        for name, buf in self.named_buffers():
+            if name in state_dict:
+                other = state_dict[name]
+                if other.shape != buf.shape or not torch.equal(other.to(buf.device), buf):
+                    raise GraphError(
+                        f"this state dict belongs to a model of another graph ({name} differs); "
+                        "compile the graph it was saved from, or recompile"
+                    )
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     def __getstate__(self) -> dict:
         # Plans and workspaces are caches (one holds a weak reference): rebuilt after a copy.
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__

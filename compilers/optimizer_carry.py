@@ -19,7 +19,7 @@ import torch
 
 from graphnet.core.errors import GraphError
 
-__all__ = ["Origin", "carry_optimizer"]
+__all__ = ["Origin", "carry_optimizer", "fresh_element_state"]
 
 
 @dataclass
@@ -35,15 +35,36 @@ class Origin:
     source: torch.Tensor | None
 
 
-def _gather(olds, states, key, source: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def fresh_element_state(optimizer: torch.optim.Optimizer, group: dict) -> dict:
+    """The per-element state this optimizer gives a brand-new parameter: the state of a
+    one-element zero parameter after one step with a zero gradient (Adam's moments are 0,
+    Rprop's step size is its learning rate, Adagrad's sum its initial accumulator)."""
+    p = torch.zeros(1, requires_grad=True)
+    p.grad = torch.zeros(1)
+    hyper = {k: v for k, v in group.items() if k != "params"}
+    try:
+        probe = type(optimizer)([{**hyper, "params": [p]}])
+        probe.step()
+    except Exception:  # an optimizer that cannot be probed this way: new elements start at 0
+        return {}
+    return {
+        k: float(v.reshape(-1)[0])
+        for k, v in probe.state[p].items()
+        if torch.is_tensor(v) and v.dim() > 0 and v.numel() == 1
+    }
+
+
+def _gather(
+    olds, states, key, source: torch.Tensor, like: torch.Tensor, fill: float = 0.0
+) -> torch.Tensor:
     flat = torch.cat([st[key].reshape(-1) for st in states])
-    out = torch.zeros_like(like)
+    out = torch.full_like(like, fill)
     have = source >= 0
     out[have] = flat[source[have]].to(out.dtype)
     return out
 
 
-def _new_state(param: torch.nn.Parameter, origin: Origin, state: dict) -> dict:
+def _new_state(param: torch.nn.Parameter, origin: Origin, state: dict, fresh: dict) -> dict:
     states = [state.get(p, {}) for p in origin.olds]
     if not any(states):
         return {}
@@ -60,7 +81,8 @@ def _new_state(param: torch.nn.Parameter, origin: Origin, state: dict) -> dict:
         if per_element:
             if origin.source is None:
                 raise GraphError("internal error: a new parameter without an element source")
-            out[key] = _gather(origin.olds, states, key, origin.source, param.detach())
+            fill = fresh.get(key, 0.0)
+            out[key] = _gather(origin.olds, states, key, origin.source, param.detach(), fill)
         elif torch.is_tensor(val) and val.dim() == 0:
             out[key] = max((s[key] for s in states), key=lambda t: float(t)).clone()
         elif isinstance(val, (int, float)):
@@ -112,7 +134,9 @@ def carry_optimizer(
             if origin.reused in state:
                 new_state[p] = state[origin.reused]
         else:
-            st = _new_state(p, origin, state)
+            st = _new_state(
+                p, origin, state, fresh_element_state(optimizer, optimizer.param_groups[gi])
+            )
             if st:
                 new_state[p] = st
     for group, params in zip(optimizer.param_groups, groups):

@@ -174,6 +174,19 @@ def test_clone_vertical_sits_one_level_up_with_scaled_inputs_and_zero_outputs():
         (lambda g: gn.prune(g), r"give exactly one of threshold= and fraction="),
         (lambda g: gn.prune(g, fraction=1.5), r"fraction must lie in \[0, 1\]"),
         (lambda g: gn.add_residual_block(g, 0, width=0), r"width must be a positive whole number"),
+        (
+            lambda g: gn.add_residual_block(g, 1, 3, activation="bogus"),
+            r"unknown activation 'bogus'",
+        ),
+        (lambda g: gn.add_residual_block(g, 1, 3, seed=-1), r"seed must be a non-negative"),
+        (lambda g: gn.add_patch(g, [3], [7], 2, activation="bogus"), r"unknown activation 'bogus'"),
+        (lambda g: gn.add_patch(g, [3, 3], [7], 2), r"neuron 3 is given twice"),
+        (lambda g: gn.add_patch(g, [3], [7], 2, seed="x"), r"seed must be a non-negative"),
+        (lambda g: gn.clone_neuron(g, 3, noise=1e300), r"not finite in float32"),
+        (lambda g: gn.clone_neuron(g, 3, vertical=True, scale=1e300), r"not finite in float32"),
+        (lambda g: gn.rewire(g, "set", 0.3, weight=float("nan")), r"not finite in float32"),
+        (lambda g: gn.rewire(g, "rigl", 0.3, grads={}), r"grads lacks src, dst, grad"),
+        (lambda g: gn.prune(g, threshold="0.1"), r"threshold must be a number"),
     ],
 )
 def test_bad_arguments_are_refused_and_leave_the_graph(call, message):
@@ -235,3 +248,35 @@ def test_growth_on_digits_keeps_accuracy_and_training_improves():
     model, opt, hist = fit_classifier(g, d, epochs=4, model=model, optimizer=opt, progress=False)
     assert torch.nn.functional.cross_entropy(model(d.x_train), d.y_train).item() < loss0
     assert hist[-1]["test_acc"] > 0.85
+
+
+def test_prune_folds_the_constants_of_neurons_no_input_reaches():
+    g = gn.mlp([3, 4, 2], density=1.0, seed=0)
+    g.remove_edges(
+        [e for e, d in zip(g.edge_attr("id").tolist(), g.edge_list()[1].tolist()) if d == 4]
+    )
+    g.set_neuron_attr("bias", [4], [0.8])  # neuron 4 now sends relu(0.8) to the outputs
+    x = inputs_for(g)
+    before = gn.interpret(g, x)
+    rep = gn.prune(g, threshold=0.0)  # drops no edge, removes neuron 4
+    assert rep.neurons_removed.tolist() == [4]
+    assert torch.allclose(gn.interpret(g, x), before, atol=1e-6)
+
+
+def test_insert_level_keeps_the_tags_and_birth_of_relayed_edges():
+    g = gn.mlp([2, 2, 1], density=1.0, seed=0)
+    g.step = 5
+    g.set_edge_attr("born", [0, 1], [3, 4])
+    g.tag("edge", "frozen", [0, 1], [True, False])
+    gn.insert_level(g, 0)
+    src, dst, _ = g.edge_list()
+    relays = set(g.neuron_ids.tolist()) - {0, 1, 2, 3, 4}
+    into_hidden = {
+        int(e): (int(s), int(d))
+        for e, s, d in zip(g.edge_attr("id"), src, dst)
+        if int(s) in relays and int(d) in (2, 3)
+    }
+    tags = g.tags("edge", "frozen")
+    assert sorted(tags.values()) == [False, True] and set(tags) <= set(into_hidden)
+    born = dict(zip(g.edge_attr("id").tolist(), g.edge_attr("born").tolist()))
+    assert sorted(born[e] for e in tags) == [3, 4]

@@ -292,3 +292,20 @@ def test_parameters_left_out_of_the_optimizer_or_frozen_stay_so():
     bias = model.bias.detach().clone()
     _train(model, opt, x, torch.zeros(7, 3), 2)
     assert torch.equal(model.bias, bias)
+
+
+def test_new_elements_start_from_the_optimizers_own_initial_state():
+    g = _graph()
+    model = gn.compile(g)
+    opt = torch.optim.Rprop(model.parameters(), lr=0.01)
+    _train(model, opt, inputs_for(g), torch.zeros(7, 3), 2)
+    e = g.add_edge(6, 17, 0.0)
+    model, opt = gn.recompile(g, model, opt)
+    at = int(np.flatnonzero(model.edge_ids().numpy() == e)[0])
+    assert float(opt.state[model.values]["step_size"][at]) == pytest.approx(0.01)
+
+
+def test_state_dict_of_another_graph_is_refused():
+    a, b = gn.compile(gn.mlp([4, 5, 2], 0.5, seed=0)), gn.compile(gn.mlp([4, 5, 2], 0.5, seed=1))
+    with pytest.raises(gn.GraphError, match="belongs to a model of another graph"):
+        b.load_state_dict(a.state_dict())

@@ -8,7 +8,7 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import OUTPUT
 
-from .common import hidden_neurons, incoming, outgoing
+from .common import finite32, hidden_neurons, incoming, outgoing, rng_for
 from .report import GrowthReport
 
 __all__ = ["clone_neuron"]
@@ -61,22 +61,28 @@ def clone_neuron(
     _, srcs, w_in = incoming(g, n)
     out_ids, tgts, w_out = outgoing(g, n)
     if not vertical:
+        rng = rng_for(seed, "clone_neuron")
+        r = 0.5 + noise * rng.standard_normal(tgts.size)
+        keep = finite32(r * w_out, "clone_neuron: a split outgoing weight")
+        # float32 subtraction of a nearby value is exact, so keep + share == w exactly
+        share = finite32(w_out.astype(np.float32) - keep, "clone_neuron: a split outgoing weight")
         c = g.add_neuron(
             level=info["level"], activation=info["activation"], bias=info["bias"], reason=why
         )
-        rng = np.random.default_rng(seed)
-        r = 0.5 + noise * rng.standard_normal(tgts.size)
         edges = g.add_edges(
             np.concatenate((srcs, np.full(tgts.size, c))),
             np.concatenate((np.full(srcs.size, c), tgts)),
-            np.concatenate((w_in, (1.0 - r) * w_out)),
+            np.concatenate((w_in, share)),
             reason=why,
         )
         if out_ids.size:
-            g.set_edge_attr("weight", out_ids, r * w_out, reason=why)
+            g.set_edge_attr("weight", out_ids, keep, reason=why)
         g.tag("neuron", "clone_of", [c], n, reason=why)
         return GrowthReport("clone_neuron", neurons_added=np.array([c]), edges_added=edges)
     level = info["level"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        w_scaled = finite32(w_in * scale, "clone_neuron: an incoming weight times scale")
+    b_scaled = float(finite32([info["bias"] * scale], "clone_neuron: the bias times scale")[0])
     lifted = np.empty(0, np.int64)
     tgt_level = g.neuron_attr("level", tgts) if tgts.size else np.empty(0, np.int64)
     close = (
@@ -89,13 +95,11 @@ def clone_neuron(
     top = g.num_levels - 1
     if g.outputs and level + 1 >= top:
         lifted = np.union1d(lifted, g.lift(g.outputs, level + 2 - top, reason=why))
-    c = g.add_neuron(
-        level=level + 1, activation=info["activation"], bias=info["bias"] * scale, reason=why
-    )
+    c = g.add_neuron(level=level + 1, activation=info["activation"], bias=b_scaled, reason=why)
     edges = g.add_edges(
         np.concatenate((srcs, np.full(tgts.size, c))),
         np.concatenate((np.full(srcs.size, c), tgts)),
-        np.concatenate((w_in * scale, np.zeros(tgts.size))),
+        np.concatenate((w_scaled, np.zeros(tgts.size, np.float32))),
         reason=why,
     )
     g.tag("neuron", "clone_of", [c], n, reason=why)

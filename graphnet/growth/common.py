@@ -11,7 +11,16 @@ from graphnet.core.graph import NeuronGraph
 from graphnet.core.schema import as_ids
 from graphnet.core.vocab import HIDDEN
 
-__all__ = ["incoming", "outgoing", "hidden_neurons", "level_of"]
+__all__ = [
+    "incoming",
+    "outgoing",
+    "hidden_neurons",
+    "level_of",
+    "check_activation",
+    "rng_for",
+    "finite32",
+    "distinct",
+]
 
 
 def level_of(g: NeuronGraph, ids: Any) -> np.ndarray:
@@ -42,4 +51,45 @@ def hidden_neurons(g: NeuronGraph, ids: Any, what: str) -> np.ndarray:
     if bad.size:
         kind = "an input" if role[bad[0]] == 0 else "an output"
         raise GraphError(f"{what}: neuron {int(ids[bad[0]])} is {kind}; only hidden neurons can be")
+    return ids
+
+
+def check_activation(name: str, what: str) -> str:
+    """``name`` if it is a known activation, else a GraphError naming ``what``."""
+    from graphnet.core.vocab import ACTIVATIONS
+
+    if name not in ACTIVATIONS:
+        raise GraphError(
+            f"{what}: unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}"
+        )
+    return name
+
+
+def rng_for(seed: Any, what: str) -> np.random.Generator:
+    """A numpy generator for ``seed``, or a GraphError naming ``what``."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise GraphError(
+            f"{what}: seed must be a non-negative whole number, got {seed!r}"
+        ) from None
+
+
+def finite32(values: Any, what: str) -> np.ndarray:
+    """``values`` as float32, refusing anything that is not finite after the cast (before any
+    edit is made, so that a refused operator leaves the graph as it was)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = np.asarray(values, dtype=np.float64).astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise GraphError(f"{what} would be {arr.reshape(-1)[bad[0]]} (not finite in float32)")
+    return arr
+
+
+def distinct(ids: np.ndarray, what: str) -> np.ndarray:
+    """Refuse an id given twice."""
+    s = np.sort(ids)
+    twice = np.flatnonzero(s[1:] == s[:-1]) if s.size > 1 else ()
+    if len(twice):
+        raise GraphError(f"{what}: neuron {int(s[twice[0]])} is given twice")
     return ids

@@ -8,6 +8,7 @@ from graphnet.core.assemble import init_weights
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 
+from .common import check_activation, rng_for
 from .report import GrowthReport
 
 __all__ = ["insert_level", "add_residual_block", "shift_levels_above"]
@@ -57,6 +58,13 @@ def insert_level(g: NeuronGraph, after_level: int, *, reason: str = "") -> Growt
     eids = g.edge_attr("id")[crossing]
     s, d, wt = src[crossing].copy(), dst[crossing].copy(), w[crossing].copy()
     lr = g.edge_attr("lr")[crossing].copy()
+    born = g.edge_attr("born")[crossing].copy()
+    pos_of = {e: i for i, e in enumerate(eids.tolist())}
+    tags = {}
+    for name in g.tag_names("edge"):
+        hits = [(pos_of[e], v) for e, v in g.tags("edge", name).items() if e in pos_of]
+        if hits:
+            tags[name] = (np.array([h[0] for h in hits]), [h[1] for h in hits])
     sources = np.unique(s)
     if sources.size == 0:
         return GrowthReport("insert_level", lifted=lifted)
@@ -73,6 +81,10 @@ def insert_level(g: NeuronGraph, after_level: int, *, reason: str = "") -> Growt
         lr=np.concatenate((np.ones(sources.size), lr)),
         reason=why,
     )
+    relayed = added[sources.size :]  # edge i of these replaces eids[i]: keep born and tags
+    g.set_edge_attr("born", relayed, born, reason=why)
+    for name, (old, value) in tags.items():
+        g.tag("edge", name, relayed[old], value, reason=why)
     return GrowthReport(
         "insert_level", neurons_added=relay, edges_added=added, edges_removed=eids, lifted=lifted
     )
@@ -105,6 +117,8 @@ def add_residual_block(
         raise GraphError(
             f"add_residual_block: width must be a positive whole number, got {width!r}"
         )
+    check_activation(activation, "add_residual_block")
+    rng = rng_for(seed, "add_residual_block")
     why = reason or f"residual block of width {width} after level {at_level}"
     ids = g.neuron_ids
     x = ids[g.neuron_attr("level", ids) == at_level]
@@ -115,7 +129,6 @@ def add_residual_block(
     lifted = shift_levels_above(g, at_level, 2, why)
     a = g.add_neurons(width, level=at_level + 1, activation=activation, reason=why)
     b = g.add_neurons(width, level=at_level + 2, activation="identity", reason=why)
-    rng = np.random.default_rng(seed)
     s1, d1 = np.repeat(x, width), np.tile(a, x.size)
     s2, d2 = np.repeat(a, width), np.tile(b, width)
     w1 = init_weights(np.tile(np.arange(width), x.size), width, rng)

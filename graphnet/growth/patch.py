@@ -13,6 +13,7 @@ from graphnet.core.levels import descendants_mask
 from graphnet.core.schema import as_ids
 from graphnet.core.vocab import INPUT, OUTPUT
 
+from .common import check_activation, distinct, rng_for
 from .report import GrowthReport
 
 __all__ = ["add_patch"]
@@ -51,6 +52,10 @@ def add_patch(
         raise GraphError("add_patch: outputs feed nothing and cannot be patch sources")
     if np.any(g.neuron_attr("role", targets) == INPUT):
         raise GraphError("add_patch: inputs take no edges and cannot be patch targets")
+    distinct(sources, "add_patch sources")
+    distinct(targets, "add_patch targets")
+    check_activation(activation, "add_patch")
+    rng = rng_for(seed, "add_patch")
     src, dst, _ = g.edge_list()
     reach = descendants_mask(src, dst, g.next_neuron_id, targets)
     if reach[sources].any():
@@ -71,7 +76,6 @@ def add_patch(
     if level >= top:
         lifted = np.union1d(lifted, g.lift(g.outputs, level + 1 - top, reason=why))
     new = g.add_neurons(size, level=level, activation=activation, reason=why)
-    rng = np.random.default_rng(seed)
     w_in = init_weights(np.tile(np.arange(size), sources.size), size, rng)
     added = g.add_edges(
         np.concatenate((np.repeat(sources, size), np.repeat(new, targets.size))),

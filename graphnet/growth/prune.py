@@ -41,6 +41,9 @@ def prune(
         raise GraphError("prune: give exactly one of threshold= and fraction=")
     w = np.abs(g.edge_attr("weight"))
     eids = g.edge_attr("id")
+    for name, v in (("threshold", threshold), ("fraction", fraction)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.number))):
+            raise GraphError(f"prune: {name} must be a number, got {v!r}")
     if threshold is not None:
         if not np.isfinite(threshold) or threshold < 0:
             raise GraphError(f"prune: threshold must be finite and >= 0, got {threshold}")
@@ -68,8 +71,9 @@ def prune(
         g.remove_edges(removed, reason=why)
     gone = np.empty(0, np.int64)
     if remove_orphans:
-        gone = _orphans(g)
+        gone, constant = _orphans(g)
         if gone.size:
+            _fold_constants(g, constant, gone, why)
             cut = np.isin(g.edge_list()[0], gone) | np.isin(g.edge_list()[1], gone)
             removed = np.concatenate((removed, g.edge_attr("id")[cut]))
             g.remove_neurons(gone, cascade=True, reason=why + ": neurons on no input-output path")
@@ -88,12 +92,45 @@ def _smallest(w: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate((below, at))
 
 
-def _orphans(g: NeuronGraph) -> np.ndarray:
-    """Hidden neurons not reachable from an input or not reaching an output."""
+def _orphans(g: NeuronGraph) -> tuple[np.ndarray, np.ndarray]:
+    """Hidden neurons on no input-to-output path, and those of them that still feed an output
+    (reached from no input: they send a constant, which is folded into biases)."""
     src, dst, _ = g.edge_list()
     n = g.next_neuron_id
     from_in = descendants_mask(src, dst, n, np.asarray(g.inputs, np.int64))
     to_out = descendants_mask(dst, src, n, np.asarray(g.outputs, np.int64))
     ids = g.neuron_ids
     hidden = ids[g.neuron_attr("role", ids) == HIDDEN]
-    return hidden[~(from_in[hidden] & to_out[hidden])]
+    gone = hidden[~(from_in[hidden] & to_out[hidden])]
+    constant = gone[to_out[gone] & ~from_in[gone]]
+    return gone, constant
+
+
+def _fold_constants(g: NeuronGraph, constant: np.ndarray, gone: np.ndarray, why: str) -> None:
+    """Neurons reached from no input compute a constant; add what they send to the neurons
+    that stay into those neurons' biases, so removing them keeps the function."""
+    if constant.size == 0:
+        return
+    from compilers.interpret import _activate
+
+    src, dst, w = g.edge_list()
+    value: dict[int, float] = {}
+    for n in constant[np.argsort(g.neuron_attr("level", constant), kind="stable")].tolist():
+        info = g.neuron(n)
+        z = info["bias"] + sum(
+            float(x) * value.get(int(s), 0.0) for s, x in zip(src[dst == n], w[dst == n])
+        )
+        value[n] = float(_activate(info["activation"], np.array([z]))[0])
+    gone_set = set(gone.tolist())
+    extra: dict[int, float] = {}
+    for s, d, x in zip(src.tolist(), dst.tolist(), w.tolist()):
+        if s in value and d not in gone_set:
+            extra[d] = extra.get(d, 0.0) + x * value[s]
+    if extra:
+        ids = np.fromiter(extra.keys(), np.int64, len(extra))
+        bias = g.neuron_attr("bias", ids).astype(np.float64) + np.fromiter(
+            extra.values(), float, len(extra)
+        )
+        g.set_neuron_attr(
+            "bias", ids, bias, reason=why + ": constants of removed neurons folded into biases"
+        )

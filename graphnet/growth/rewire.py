@@ -12,6 +12,7 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import INPUT, OUTPUT
 
+from .common import finite32
 from .prune import _smallest
 from .report import GrowthReport
 
@@ -100,6 +101,13 @@ def rewire(
         raise GraphError(
             "rewire: method='rigl' needs grads=gn.edge_gradients(g, model, batch, loss_fn)"
         )
+    if method == "rigl":
+        missing = [key for key in ("src", "dst", "grad") if key not in grads]
+        if missing:
+            raise GraphError(
+                f"rewire: grads lacks {', '.join(missing)}; pass gn.edge_gradients(...)"
+            )
+    weight = float(finite32([weight], "rewire: the new edges' weight")[0])
     k = int(round(fraction * g.num_edges))
     why = reason or f"rewire ({method}) {fraction:g}"
     if k == 0:
@@ -125,6 +133,13 @@ def _top_gradient_pairs(g, grads: dict, k: int, exclude: set) -> tuple[np.ndarra
     s, d, gr = (np.asarray(grads[key]) for key in ("src", "dst", "grad"))
     order = np.argsort(-np.abs(gr), kind="stable")
     s, d = s[order].astype(np.int64), d[order].astype(np.int64)
+    # gradients may be stale (computed before other edits): keep only pairs still legal now
+    alive = g._neurons.view("alive")
+    inside = (s >= 0) & (s < alive.size) & (d >= 0) & (d < alive.size)
+    s, d = s[inside], d[inside]
+    level, role = g._neurons.view("level"), g._neurons.view("role")
+    legal = alive[s] & alive[d] & (level[s] < level[d]) & (role[s] != OUTPUT) & (role[d] != INPUT)
+    s, d = s[legal], d[legal]
     ok = g.edge_ids(s, d) < 0 if s.size else np.zeros(0, bool)
     if exclude:
         ok &= np.array([(a, b) not in exclude for a, b in zip(s.tolist(), d.tolist())], bool)
@@ -155,6 +170,15 @@ def edge_gradients(
     from graphnet.core.vocab import ACTIVATIONS
 
     x, y = batch
+    if x.dim() != 2 or x.shape[1] != model.num_inputs:
+        raise GraphError(
+            f"edge_gradients: the model takes (batch, {model.num_inputs}) inputs, got {tuple(x.shape)}"
+        )
+    edited = [r.op for r in g.log.since(model.log_mark) if r.op not in ("tag", "untag")]
+    if len(g.log) < model.log_mark or edited:
+        raise GraphError(
+            "edge_gradients: the model does not match the graph (edited since it was compiled); recompile first"
+        )
     plans = model._plan()
     values, bias = model.values.detach(), model.bias.detach()
     order = model.slot_order.cpu().numpy()
