@@ -29,7 +29,8 @@ def compile(  # noqa: A001 - the fixed public name
     dense matrix (masked entries are not parameters, so they stay exactly zero under any
     optimizer); ``"sparse"`` as CSR; ``"auto"`` picks per block: dense at ``threshold``
     density or more. The module's weights start as the graph's; :func:`compilers.sync` writes
-    trained ones back.
+    trained ones back. An edge's ``lr`` attribute multiplies its gradient (so 0 freezes it
+    under any optimizer, and 0.5 halves its SGD step).
 
     Raises
     ------

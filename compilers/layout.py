@@ -33,6 +33,7 @@ class BlockLayout:
     crow: np.ndarray  # (rows + 1,) CSR row pointers
     col: np.ndarray  # (nnz,) column within [0, width)
     edge_ids: np.ndarray  # (nnz,) edge id of each value, CSR order
+    lr: np.ndarray  # (nnz,) the edges' learning-rate multipliers, CSR order
     weight: np.ndarray  # (nnz,) the graph's weights, CSR order (float32, as stored)
     bias: np.ndarray  # (rows,) the graph's biases (float32, as stored)
     activations: list[tuple[int, slice | np.ndarray]] = field(default_factory=list)
@@ -140,12 +141,13 @@ def layout_of(g: NeuronGraph) -> Layout:
 
     src, dst, w = g.edge_list()
     eid = g.edge_attr("id")
+    lr = g.edge_attr("lr")
     n = order.size
     s_src, s_dst = slot_of[src], slot_of[dst]
     key = s_dst * n + s_src
     if key.size > 1 and np.any(key[1:] < key[:-1]):
         perm = np.argsort(key, kind="stable")
-        s_src, s_dst, w, eid = s_src[perm], s_dst[perm], w[perm], eid[perm]
+        s_src, s_dst, w, eid, lr = s_src[perm], s_dst[perm], w[perm], eid[perm], lr[perm]
     bounds = np.searchsorted(s_dst, np.asarray(starts[1:] + [n], np.int64))
     blocks = []
     for b, (start, end) in enumerate(zip(starts[1:], ends[1:]), start=1):
@@ -167,6 +169,7 @@ def layout_of(g: NeuronGraph) -> Layout:
                 crow=crow,
                 col=cols - lo,
                 edge_ids=eid[a:z],
+                lr=lr[a:z],
                 weight=w[a:z],
                 bias=bias_all[neuron_ids],
                 activations=_activation_groups(act_all[neuron_ids]),

@@ -161,7 +161,7 @@ class _LevelStack(torch.autograd.Function):
     # The buffer is neuron-major (slots x batch): a block's input columns [lo, start) are then
     # contiguous rows, which is what makes CSR products and sampled gradients fast.
     @staticmethod
-    def forward(ctx, plans, ws, num_inputs, num_slots, x, all_values, all_bias):
+    def forward(ctx, plans, ws, num_inputs, num_slots, x, all_values, all_bias, edge_lr):
         batch = x.shape[0]
         buf = ws.forward_buffer((num_slots, batch), x)
         ws.owner = weakref.ref(ctx)
@@ -197,7 +197,7 @@ class _LevelStack(torch.autograd.Function):
                     part = out[sel]
                     apply_activation_(part, code)
                     out[sel] = part
-        ctx.plans, ctx.num_inputs, ctx.csr = plans, num_inputs, csr
+        ctx.plans, ctx.num_inputs, ctx.csr, ctx.edge_lr = plans, num_inputs, csr, edge_lr
         ctx.pre = pre
         ctx.save_for_backward(x, buf, all_values)
         top = plans[-1].start if plans else num_inputs
@@ -304,7 +304,9 @@ class _LevelStack(torch.autograd.Function):
             gx += gbuf[:n_in].t()
         ws.gbuf_busy = False
         ctx.backward_done = True
-        return (None, None, None, None, gx, gvalues, gbias)
+        if gvalues is not None and ctx.edge_lr is not None:
+            gvalues.mul_(ctx.edge_lr)  # per-edge learning-rate multipliers
+        return (None, None, None, None, gx, gvalues, gbias, None)
 
 
 def run_levels(
@@ -315,8 +317,10 @@ def run_levels(
     values: torch.Tensor,
     bias: torch.Tensor,
     workspace: Workspace | None = None,
+    edge_lr: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Evaluate the levels on ``x`` (batch x inputs); return the top level (batch x outputs).
-    ``values`` and ``bias`` are the flat parameters the plans' offsets index."""
+    ``values`` and ``bias`` are the flat parameters the plans' offsets index; ``edge_lr``
+    (optional, one per value) scales the values' gradients."""
     ws = workspace if workspace is not None else Workspace()
-    return _LevelStack.apply(plans, ws, num_inputs, num_slots, x, values, bias)
+    return _LevelStack.apply(plans, ws, num_inputs, num_slots, x, values, bias, edge_lr)

@@ -81,6 +81,14 @@ class CompiledGraph(nn.Module):
         self._plans: list[BlockPlan] | None = None
         self._workspace = Workspace()
         self.register_buffer("slot_order", torch.from_numpy(layout.order.copy()))
+        lr = np.concatenate([b.lr for b in blocks]) if blocks else np.empty(0, np.float32)
+        # Per-edge learning-rate multipliers scale the edges' gradients (only kept when used).
+        self.register_buffer(
+            "edge_lr",
+            torch.as_tensor(lr, dtype=values.dtype, device=values.device)
+            if np.any(lr != 1)
+            else None,
+        )
         for k, b in enumerate(blocks):
             self._add_block_buffers(k, b, device)
 
@@ -160,6 +168,7 @@ class CompiledGraph(nn.Module):
             self.values,
             self.bias,
             self._workspace,
+            self.edge_lr,
         )
 
     @property

@@ -190,3 +190,28 @@ def test_outputs_do_not_alias_the_reused_workspace(sizes):
         kept[0].add_(0)  # no error, and both calls' results stay distinct tensors
     assert torch.allclose(one_by_one, model(xs), atol=1e-6)
     assert kept[0].data_ptr() != kept[1].data_ptr()
+
+
+def test_edge_learning_rate_multipliers_scale_gradients():
+    g = gn.mlp([4, 5, 2], density=1.0, seed=3)
+    frozen, half = int(g.edge_attr("id")[0]), int(g.edge_attr("id")[1])
+    g.set_edge_attr("lr", [frozen, half], [0.0, 0.5])
+    plain = gn.compile(gn.mlp([4, 5, 2], density=1.0, seed=3))
+    model = gn.compile(g)
+    x = inputs_for(g, batch=8)
+    for m in (plain, model):
+        m(x).square().sum().backward()
+    emap = model.edge_map()
+    at = dict(zip(emap["edge_id"].tolist(), emap["index"].tolist()))
+    gp, gm = plain.values.grad, model.values.grad
+    assert gm[at[frozen]] == 0 and gp[at[frozen]] != 0
+    assert torch.isclose(gm[at[half]], 0.5 * gp[at[half]])
+    others = [i for e, i in at.items() if e not in (frozen, half)]
+    assert torch.equal(gm[others], gp[others])
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    w0 = float(model.values.detach()[at[frozen]])
+    for _ in range(5):
+        opt.zero_grad()
+        model(x).square().sum().backward()
+        opt.step()
+    assert float(model.values.detach()[at[frozen]]) == w0  # lr 0 freezes the edge under Adam too
