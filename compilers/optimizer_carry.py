@@ -57,10 +57,17 @@ def fresh_element_state(optimizer: torch.optim.Optimizer, group: dict) -> dict:
 def _gather(
     olds, states, key, source: torch.Tensor, like: torch.Tensor, fill: float = 0.0
 ) -> torch.Tensor:
-    flat = torch.cat([st[key].reshape(-1) for st in states])
-    out = torch.full_like(like, fill)
-    have = source >= 0
-    out[have] = flat[source[have]].to(out.dtype)
+    flat = (
+        states[0][key].reshape(-1)
+        if len(states) == 1
+        else torch.cat([st[key].reshape(-1) for st in states])
+    )
+    if flat.numel() == 0:
+        return torch.full_like(like, fill)
+    out = flat[source.clamp(min=0)].to(like.dtype)  # one gather, then the few new elements
+    new = torch.nonzero(source < 0).reshape(-1)
+    if new.numel():
+        out[new] = fill
     return out
 
 

@@ -35,6 +35,21 @@ def _edited_since(g: NeuronGraph, mark: int) -> tuple[np.ndarray, np.ndarray]:
     return cat(edges), cat(neurons)
 
 
+def _positions_of(old_ids: np.ndarray, new_ids: np.ndarray) -> np.ndarray:
+    """Position of each new id among the old ones, -1 where it is new. Ids are small dense
+    integers (never reused), so a lookup table is O(n); sparse ids fall back to a search."""
+    if old_ids.size == 0:
+        return np.full(new_ids.size, -1, np.int64)
+    top = int(max(old_ids.max(), new_ids.max(initial=0))) + 1
+    if top <= 4 * (old_ids.size + new_ids.size) + 1024:
+        table = np.full(top, -1, np.int64)
+        table[old_ids] = np.arange(old_ids.size, dtype=np.int64)
+        return table[new_ids]
+    order = np.argsort(old_ids, kind="stable")
+    at, found = find_sorted(old_ids[order], new_ids)
+    return np.where(found, order[at], -1)
+
+
 def _carry_values(
     old_ids: np.ndarray,
     new_ids: np.ndarray,
@@ -44,22 +59,18 @@ def _carry_values(
 ) -> tuple[nn.Parameter, Origin]:
     """New parameter over ``new_ids``: the old value where the id survives (and is not in
     ``skip``), the graph's value otherwise."""
-    if old_ids.size == 0:
-        source = np.full(new_ids.size, -1, np.int64)
-    else:
-        if np.all(old_ids[1:] > old_ids[:-1]):
-            order, sorted_ids = None, old_ids
-        else:
-            order = np.argsort(old_ids, kind="stable")
-            sorted_ids = old_ids[order]
-        at, found = find_sorted(sorted_ids, new_ids)
-        if skip.size:
-            found &= ~np.isin(new_ids, skip)
-        source = np.where(found, at if order is None else order[at], -1)
-    values = torch.as_tensor(graph_vals, dtype=old.dtype).to(old.device)
+    source = _positions_of(old_ids, new_ids)
+    if skip.size:
+        source[np.isin(new_ids, skip)] = -1
+    fresh = np.flatnonzero(source < 0)
     src_t = torch.as_tensor(source, device=old.device)
-    have = src_t >= 0
-    values[have] = old.detach()[src_t[have]]
+    if old.numel():
+        values = old.detach()[src_t.clamp(min=0)]  # one gather, then the few new ones
+    else:
+        values = torch.zeros(new_ids.size, dtype=old.dtype, device=old.device)
+    if fresh.size:
+        idx = torch.as_tensor(fresh, device=old.device)
+        values[idx] = torch.as_tensor(graph_vals[fresh], dtype=old.dtype).to(old.device)
     return nn.Parameter(values), Origin(None, [old], src_t)
 
 
