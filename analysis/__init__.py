@@ -2,4 +2,6 @@
 graph metrics, topology). Imports graphnet.core and compilers only; never mutates a graph.
 """
 
-__all__: list[str] = []
+from .information import mutual_information
+
+__all__ = ["mutual_information"]
