@@ -3,5 +3,12 @@ graph metrics, topology). Imports graphnet.core and compilers only; never mutate
 """
 
 from .information import mutual_information
+from .topology import MAX_SIMPLICES, betti_numbers, neural_persistence, persistence_diagram
 
-__all__ = ["mutual_information"]
+__all__ = [
+    "mutual_information",
+    "neural_persistence",
+    "persistence_diagram",
+    "betti_numbers",
+    "MAX_SIMPLICES",
+]
