@@ -2,10 +2,16 @@
 graph metrics, topology). Imports graphnet.core and compilers only; never mutates a graph.
 """
 
+from .capture import ActivationStats, capture
+from .extrema import Extrema, extrema
 from .information import mutual_information
 from .topology import MAX_SIMPLICES, betti_numbers, neural_persistence, persistence_diagram
 
 __all__ = [
+    "capture",
+    "ActivationStats",
+    "extrema",
+    "Extrema",
     "mutual_information",
     "neural_persistence",
     "persistence_diagram",
