@@ -103,13 +103,13 @@ def capture(
     )
     b_idx = torch.as_tensor(bounded, device=dev)
     N = order.size
-    s1 = torch.zeros(N, dtype=torch.float64, device=dev)
-    s2 = torch.zeros_like(s1)
-    zero = torch.zeros_like(s1)
-    low = torch.zeros_like(s1)
-    high = torch.zeros_like(s1)
-    top = torch.full_like(s1, -np.inf)
-    shift = None  # per-neuron shift keeps the variance sums well conditioned
+    f64 = dict(dtype=torch.float64, device=dev)
+    mean = torch.zeros(N, **f64)
+    m2 = torch.zeros(N, **f64)  # sum of squared deviations (merged batch by batch, Chan et al.)
+    zero = torch.zeros(N, **f64)
+    low = torch.zeros(N, **f64)
+    high = torch.zeros(N, **f64)
+    top = torch.full((N,), -np.inf, **f64)
     count = 0
     was_training = model.training
     model.eval()
@@ -121,34 +121,42 @@ def capture(
             if not torch.isfinite(xb).all():
                 raise GraphError("capture: a batch holds a NaN or infinite input")
             model(xb)
-            buf = model._workspace.buf  # slots x batch, the activations of this batch
-            h = buf.to(torch.float64)
-            h[:n_in] = xb.t().to(torch.float64)  # input rows are not always written
-            if shift is None:
-                shift = h[:, 0].clone()
-            d = h - shift[:, None]
-            s1 += d.sum(1)
-            s2 += (d * d).sum(1)
-            zero += (h == 0).sum(1)
-            top = torch.maximum(top, h.max(1).values)
+            rows = model._workspace.buf[n_in:]  # slots x batch: this batch's activations
+            b = xb.shape[0]
+            # per-batch sums accumulated in float64 (fast contiguous reductions), then merged
+            s1 = torch.cat((xb.sum(0, dtype=torch.float64), rows.sum(1, dtype=torch.float64)))
+            sq = torch.cat(
+                (
+                    torch.linalg.vector_norm(xb, 2, dim=0, dtype=torch.float64),
+                    torch.linalg.vector_norm(rows, 2, dim=1, dtype=torch.float64),
+                )
+            )
+            mu_b = s1 / b
+            m2_b = (sq * sq - s1 * mu_b).clamp(min=0)
+            total = count + b
+            delta = mu_b - mean
+            mean += delta * (b / total)
+            m2 += m2_b + delta * delta * (count * b / total)
+            zero[:n_in] += b - torch.count_nonzero(xb, dim=0)
+            zero[n_in:] += b - torch.count_nonzero(rows, dim=1)
+            top = torch.maximum(top, torch.cat((xb.amax(0), rows.amax(1))).to(torch.float64))
             if bounded.size:
-                hb = h[b_idx]
+                hb = model._workspace.buf[b_idx].to(torch.float64)
                 low[b_idx] += (hb <= lo_t[:, None]).sum(1)
                 high[b_idx] += (hb >= hi_t[:, None]).sum(1)
-            count += xb.shape[0]
+            count = total
     finally:
         model.train(was_training)
     if count == 0:
         raise GraphError("capture: the data held no samples")
-    mean_d = s1 / count
-    var = (s2 / count - mean_d * mean_d).clamp(min=0)
+    var = (m2 / count).clamp(min=0)
     f = lambda t: t.cpu().numpy()  # noqa: E731
     return ActivationStats(
         neuron_ids=order,
         level=g.neuron_attr("level", order),
         activation=names,
         count=count,
-        mean=f(mean_d + shift),
+        mean=f(mean),
         std=f(var.sqrt()),
         frac_zero=f(zero / count),
         frac_low=f(low / count),
