@@ -5,6 +5,16 @@ graph metrics, topology). Imports graphnet.core and compilers only; never mutate
 from .capture import ActivationStats, capture
 from .extrema import Extrema, extrema
 from .information import mutual_information
+from .metrics import (
+    centrality,
+    clustering,
+    degree_by_level,
+    effective_size,
+    io_path_lengths,
+    motif_counts,
+    off_path_neurons,
+    spectral_radius,
+)
 from .topology import MAX_SIMPLICES, betti_numbers, neural_persistence, persistence_diagram
 
 __all__ = [
@@ -17,4 +27,12 @@ __all__ = [
     "persistence_diagram",
     "betti_numbers",
     "MAX_SIMPLICES",
+    "degree_by_level",
+    "io_path_lengths",
+    "off_path_neurons",
+    "centrality",
+    "clustering",
+    "motif_counts",
+    "effective_size",
+    "spectral_radius",
 ]
