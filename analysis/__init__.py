@@ -4,6 +4,7 @@ graph metrics, topology). Imports graphnet.core and compilers only; never mutate
 
 from .capture import ActivationStats, capture
 from .extrema import Extrema, extrema
+from .flow import GradientMonitor, information_flow, level_activations
 from .information import mutual_information
 from .metrics import (
     centrality,
@@ -23,6 +24,9 @@ __all__ = [
     "extrema",
     "Extrema",
     "mutual_information",
+    "information_flow",
+    "level_activations",
+    "GradientMonitor",
     "neural_persistence",
     "persistence_diagram",
     "betti_numbers",

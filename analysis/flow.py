@@ -1,0 +1,129 @@
+"""Information flow through the levels and gradient statistics per level."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import torch
+
+from graphnet.core.errors import GraphError
+from graphnet.core.graph import NeuronGraph
+
+from .information import mutual_information
+
+__all__ = ["level_activations", "information_flow", "GradientMonitor"]
+
+
+@torch.no_grad()
+def level_activations(g: NeuronGraph, model, x: torch.Tensor) -> dict[int, np.ndarray]:
+    """The activations of every level on ``x``: ``{level: (samples, neurons)}``, neurons in
+    slot order (``model.slot_order``)."""
+    if x.dim() != 2 or x.shape[1] != model.num_inputs:
+        raise GraphError(
+            f"level_activations: inputs must be (batch, {model.num_inputs}), got {tuple(x.shape)}"
+        )
+    model(x.to(model.values.dtype))
+    buf = model._workspace.buf.clone()
+    buf[: model.num_inputs] = x.t().to(buf.dtype)
+    order = model.slot_order.cpu().numpy()
+    level = g.neuron_attr("level", order)
+    h = buf.t().cpu().numpy().astype(np.float64)
+    return {int(lv): h[:, level == lv] for lv in np.unique(level)}
+
+
+def information_flow(
+    g: NeuronGraph, model, x: torch.Tensor, labels, *, method: str = "binned", drop: float = 0.5
+) -> dict:
+    """How much each level says about the labels, and where that drops.
+
+    Per level, the mutual information (nats) between each neuron's activation and the labels
+    is estimated (:func:`analysis.mutual_information`); ``per_level[k]`` is the largest over
+    the level's neurons (what its most informative neuron carries) and ``mean_per_level[k]``
+    the mean. A **bottleneck** is a non-input level whose best neuron carries less than
+    ``drop`` times what the level below carried.
+
+    Returns
+    -------
+    dict
+        ``{"per_level": {k: nats}, "mean_per_level": {k: nats}, "bottlenecks": [levels]}``.
+    """
+    y = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels, dtype=np.float64).reshape(-1)
+    if y.size != x.shape[0]:
+        raise GraphError(f"information_flow: {x.shape[0]} inputs but {y.size} labels")
+    acts = level_activations(g, model, x)
+    best, mean = {}, {}
+    for lv, h in acts.items():
+        vals = []
+        for j in range(h.shape[1]):
+            col = h[:, j]
+            vals.append(0.0 if np.ptp(col) == 0 else max(0.0, mutual_information(col, y, method)))
+        best[lv] = float(max(vals)) if vals else 0.0
+        mean[lv] = float(np.mean(vals)) if vals else 0.0
+    levels = sorted(best)
+    bottlenecks = [b for a, b in zip(levels, levels[1:]) if best[b] < drop * best[a]]
+    return {"per_level": best, "mean_per_level": mean, "bottlenecks": bottlenecks}
+
+
+class GradientMonitor:
+    """Per-level gradient norms of a compiled model, step by step, and their variance over a
+    sliding window (the signal a growth economy spends credits on).
+
+    Call :meth:`record` after each ``backward()``.
+
+    Examples
+    --------
+    >>> import torch, graphnet as gn
+    >>> g = gn.mlp([3, 4, 2], density=1.0, seed=0); m = gn.compile(g)
+    >>> mon = GradientMonitor(m, window=3)
+    >>> for _ in range(3):
+    ...     m.zero_grad(); m(torch.randn(8, 3)).sum().backward(); _ = mon.record()
+    >>> sorted(mon.variance())
+    [1, 2]
+    """
+
+    def __init__(self, model, window: int = 10) -> None:
+        if not isinstance(window, int) or window < 2:
+            raise GraphError(f"GradientMonitor: window must be a whole number >= 2, got {window!r}")
+        self.model = model
+        self.window = window
+        # blocks are the non-input levels in order; name them 1, 2, ... (the level index)
+        self.levels = list(range(1, model.num_blocks + 1))
+        self.history: deque = deque(maxlen=window)
+
+    def record(self) -> dict[int, float]:
+        """The gradient norm of each level's incoming weights and biases right now."""
+        gv, gb = self.model.values.grad, self.model.bias.grad
+        if gv is None and gb is None:
+            raise GraphError("GradientMonitor.record: no gradients; call backward() first")
+        norms = {}
+        for k, lv in enumerate(self.levels):
+            p = self.model._plan()[k]
+            total = 0.0
+            if gv is not None:
+                total += float(gv[p.v0 : p.v1].double().pow(2).sum())
+            if gb is not None:
+                total += float(gb[p.b0 : p.b1].double().pow(2).sum())
+            norms[lv] = total**0.5
+        self.history.append(norms)
+        return norms
+
+    def variance(self) -> dict[int, float]:
+        """Variance of each level's gradient norm over the recorded window."""
+        if len(self.history) < 2:
+            return {}
+        return {lv: float(np.var([h[lv] for h in self.history])) for lv in self.levels}
+
+    def spikes(self, change: float = 0.5) -> list[int]:
+        """Levels whose gradient-norm variance over the second half of the window differs from
+        the first half by more than ``change`` (0.5: a 50% change)."""
+        if len(self.history) < 4:
+            return []
+        half = len(self.history) // 2
+        out = []
+        for lv in self.levels:
+            seq = [h[lv] for h in self.history]
+            a, b = np.var(seq[:half]), np.var(seq[half:])
+            if (a == 0 and b > 0) or (a > 0 and abs(b - a) / a > change):
+                out.append(lv)
+        return out
