@@ -143,6 +143,8 @@ def clustering(g: NeuronGraph, weighted: bool = False) -> dict[int, float]:
     G.add_nodes_from(g.neuron_ids.tolist())
     src, dst, w = g.edge_list()
     G.add_weighted_edges_from(zip(src.tolist(), dst.tolist(), np.abs(w).tolist()))
+    if weighted and not np.any(w):  # networkx divides by the largest weight
+        return dict.fromkeys(G.nodes, 0.0)
     return nx.clustering(G, weight="weight" if weighted else None)
 
 
