@@ -55,9 +55,11 @@ def test_metrics_equal_networkx(g):
     assert set(off_path_neurons(g).tolist()) == hidden - (reach & back)
     assert centrality(g)["values"] == pytest.approx(nx.betweenness_centrality(G))
     assert clustering(g) == pytest.approx(nx.clustering(G.to_undirected()))
-    assert clustering(g, weighted=True) == pytest.approx(
-        nx.clustering(G.to_undirected(), weight="weight")
-    )
+    if np.any(g.edge_list()[2]):  # networkx divides by the largest weight
+        want = nx.clustering(G.to_undirected(), weight="weight")
+        assert clustering(g, weighted=True) == pytest.approx(want)
+    else:
+        assert set(clustering(g, weighted=True).values()) <= {0.0}
 
 
 @settings(max_examples=40, deadline=None)
