@@ -104,12 +104,13 @@ def capture(
     b_idx = torch.as_tensor(bounded, device=dev)
     N = order.size
     f64 = dict(dtype=torch.float64, device=dev)
-    mean = torch.zeros(N, **f64)
-    m2 = torch.zeros(N, **f64)  # sum of squared deviations (merged batch by batch, Chan et al.)
+    s1 = torch.zeros(N, **f64)  # sums of (h - shift) and of its square: shift-stabilised
+    s2 = torch.zeros(N, **f64)
     zero = torch.zeros(N, **f64)
     low = torch.zeros(N, **f64)
     high = torch.zeros(N, **f64)
     top = torch.full((N,), -np.inf, **f64)
+    shift = None
     count = 0
     was_training = model.training
     model.eval()
@@ -121,35 +122,37 @@ def capture(
             if not torch.isfinite(xb).all():
                 raise GraphError("capture: a batch holds a NaN or infinite input")
             model(xb)
-            rows = model._workspace.buf[n_in:]  # slots x batch: this batch's activations
+            buf = model._workspace.buf  # slots x batch: this batch's activations
             b = xb.shape[0]
-            # per-batch sums accumulated in float64 (fast contiguous reductions), then merged
-            s1 = torch.cat((xb.sum(0, dtype=torch.float64), rows.sum(1, dtype=torch.float64)))
-            sq = torch.cat(
-                (
-                    torch.linalg.vector_norm(xb, 2, dim=0, dtype=torch.float64),
-                    torch.linalg.vector_norm(rows, 2, dim=1, dtype=torch.float64),
-                )
-            )
-            mu_b = s1 / b
-            m2_b = (sq * sq - s1 * mu_b).clamp(min=0)
-            total = count + b
-            delta = mu_b - mean
-            mean += delta * (b / total)
-            m2 += m2_b + delta * delta * (count * b / total)
+            if shift is None:
+                shift = torch.cat((xb[0], buf[n_in:, 0]))
+            # inputs: columns of xb; the rest: rows of buf, a cache-sized chunk at a time so
+            # that the four reductions read memory once
+            d = xb - shift[:n_in]
+            s1[:n_in] += d.sum(0, dtype=torch.float64)
+            s2[:n_in] += (d * d).sum(0, dtype=torch.float64)
             zero[:n_in] += b - torch.count_nonzero(xb, dim=0)
-            zero[n_in:] += b - torch.count_nonzero(rows, dim=1)
-            top = torch.maximum(top, torch.cat((xb.amax(0), rows.amax(1))).to(torch.float64))
+            top[:n_in] = torch.maximum(top[:n_in], xb.amax(0).double())
+            step = max(64, (1 << 18) // max(b, 1))
+            for a in range(n_in, N, step):
+                z = min(N, a + step)
+                c = buf[a:z]
+                d = c - shift[a:z, None]
+                s1[a:z] += d.sum(1).double()
+                s2[a:z] += torch.linalg.vector_norm(d, 2, dim=1).double() ** 2
+                zero[a:z] += b - torch.count_nonzero(c, dim=1)
+                top[a:z] = torch.maximum(top[a:z], c.amax(1).double())
             if bounded.size:
-                hb = model._workspace.buf[b_idx].to(torch.float64)
+                hb = buf[b_idx].to(torch.float64)
                 low[b_idx] += (hb <= lo_t[:, None]).sum(1)
                 high[b_idx] += (hb >= hi_t[:, None]).sum(1)
-            count = total
+            count += b
     finally:
         model.train(was_training)
     if count == 0:
         raise GraphError("capture: the data held no samples")
-    var = (m2 / count).clamp(min=0)
+    mean = shift.double() + s1 / count
+    var = (s2 / count - (s1 / count) ** 2).clamp(min=0)
     f = lambda t: t.cpu().numpy()  # noqa: E731
     return ActivationStats(
         neuron_ids=order,
