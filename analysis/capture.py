@@ -129,8 +129,8 @@ def capture(
             # inputs: columns of xb; the rest: rows of buf, a cache-sized chunk at a time so
             # that the four reductions read memory once
             d = xb - shift[:n_in]
-            s1[:n_in] += d.sum(0, dtype=torch.float64)
-            s2[:n_in] += (d * d).sum(0, dtype=torch.float64)
+            s1[:n_in] += d.sum(0).double()
+            s2[:n_in] += torch.linalg.vector_norm(d, 2, dim=0).double() ** 2
             zero[:n_in] += b - torch.count_nonzero(xb, dim=0)
             top[:n_in] = torch.maximum(top[:n_in], xb.amax(0).double())
             step = max(64, (1 << 18) // max(b, 1))
