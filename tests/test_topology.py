@@ -83,8 +83,25 @@ def test_triangles_fill_cycles_and_the_diagram_orders_by_strength():
 
 def test_size_guard_refuses_or_samples():
     g = gn.mlp([60, 60, 60], density=1.0, seed=0)
-    with pytest.raises(gn.GraphError, match="past the bound max_simplices=1,000"):
+    with pytest.raises(
+        gn.GraphError, match="holds 7,380 simplices .* past the bound max_simplices=1,000"
+    ):
         persistence_diagram(g, max_simplices=1000)
     with pytest.warns(UserWarning, match="sampled the strongest edges"):
-        d = persistence_diagram(g, max_simplices=20000, sample=True)
+        d = persistence_diagram(g, max_simplices=5000, sample=True)
     assert np.isinf(d[0][:, 1]).sum() == 1  # still one component: the strongest edges span it
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6))
+def test_triangle_count_of_the_size_guard_equals_networkx(seed):
+    from analysis.topology import _triangles
+
+    rng = np.random.default_rng(seed)
+    G = nx.gnp_random_graph(25, float(rng.uniform(0.1, 0.6)), seed=seed)
+    src, dst = (
+        (np.array(a, dtype=np.int64) for a in zip(*G.edges))
+        if G.number_of_edges()
+        else (np.empty(0, np.int64),) * 2
+    )
+    assert _triangles(src, dst, 25) == sum(nx.triangles(G).values()) // 3
