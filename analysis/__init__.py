@@ -16,6 +16,7 @@ from .metrics import (
     off_path_neurons,
     spectral_radius,
 )
+from .plots import plot_activations, plot_degrees, plot_information, plot_persistence
 from .topology import MAX_SIMPLICES, betti_numbers, neural_persistence, persistence_diagram
 
 __all__ = [
@@ -39,4 +40,8 @@ __all__ = [
     "motif_counts",
     "effective_size",
     "spectral_radius",
+    "plot_persistence",
+    "plot_degrees",
+    "plot_activations",
+    "plot_information",
 ]
