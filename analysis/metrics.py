@@ -136,7 +136,15 @@ def centrality(
 
 def clustering(g: NeuronGraph, weighted: bool = False) -> dict[int, float]:
     """Clustering coefficient of each neuron in the undirected network, through networkx
-    (``weighted`` uses ``|w|``)."""
+    (``weighted`` uses ``|w|``).
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> g = gn.mlp([1, 1, 1], density=1.0, seed=0); e = g.add_edge(0, 2, 0.5)
+    >>> clustering(g)
+    {0: 1.0, 1: 1.0, 2: 1.0}
+    """
     import networkx as nx
 
     G = nx.Graph()

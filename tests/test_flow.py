@@ -61,3 +61,14 @@ def test_gradient_monitor_norms_variance_and_spikes():
     assert mon.spikes(0.5) == [1, 2]
     with pytest.raises(gn.GraphError, match="window must be"):
         GradientMonitor(model, window=1)
+
+
+def test_information_between_levels_drops_at_a_dead_level(trained):
+    g, model, d = trained
+    x, y = d.x_test, d.y_test
+    alive = information_flow(g, model, x, y)["between_levels"]
+    dead = g.copy()
+    hidden = dead.neuron_ids[dead.neuron_attr("level") == 1]
+    dead.set_neuron_attr("bias", hidden, -100.0)
+    cut = information_flow(dead, gn.compile(dead), x, y)["between_levels"]
+    assert alive[(0, 1)] > 0.5 and cut[(0, 1)] == 0.0 and cut[(1, 2)] == 0.0

@@ -54,7 +54,8 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
         x.astype(np.float32), y, test_size=test_fraction, random_state=seed, stratify=y
     )
     mean = x_tr.mean(0)
-    std = x_tr.std(0) + 1e-6  # corner pixels are constant: never divide by zero
+    std = x_tr.std(0)
+    std = np.where(std < 1e-6, 1.0, std).astype(np.float32)  # constant pixels: leave unscaled
     prep = {"kind": "standardise", "mean": mean.tolist(), "std": std.tolist()}
     to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return Dataset(
