@@ -100,3 +100,35 @@ def test_centrality_samples_past_the_bound_and_says_so():
 def test_effective_size():
     g = gn.mlp([4, 8, 2], density=1.0, seed=0)
     assert effective_size(g) == {"depth": 2.0, "width": pytest.approx((64 + 4) / 10)}
+
+
+def test_analysis_functions_never_change_the_graph():
+    import torch
+
+    import analysis
+
+    g = gn.mlp([6, 8, 4, 3], density=0.5, seed=2)
+    g.add_edge(0, 18, 0.3)
+    g.tag("neuron", "patch", [6])
+    before, log_len = g.copy(), len(g.log)
+    model = gn.compile(g)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    analysis.capture(g, model, x)
+    analysis.extrema(g, model, x)
+    analysis.information_flow(g, model, x, y)
+    analysis.level_activations(g, model, x)
+    for f in (
+        degree_by_level,
+        io_path_lengths,
+        off_path_neurons,
+        centrality,
+        clustering,
+        motif_counts,
+    ):
+        f(g)
+    effective_size(g)
+    spectral_radius(g)
+    analysis.neural_persistence(g)
+    analysis.persistence_diagram(g)
+    analysis.betti_numbers(g)
+    assert g.equals(before) and len(g.log) == log_len
