@@ -12,9 +12,11 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import ACTIVATIONS
 
-__all__ = ["ActivationStats", "capture", "BOUNDS"]
+__all__ = ["ActivationStats", "capture", "BOUNDS", "INACTIVE"]
 
 BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+INACTIVE = 1e-6
+"""An activation at or below this passes (almost) nothing on: ReLU's 0, softplus's tail."""
 """Output ranges of the bounded activations (saturation is measured as a position in them)."""
 
 
@@ -23,6 +25,7 @@ class ActivationStats:
     """Per-neuron statistics over every sample seen, in slot order (``neuron_ids``).
 
     ``mean``/``std`` of the activation, ``frac_zero`` (exactly 0: an inactive ReLU),
+    ``frac_inactive`` (at most ``1e-6``: a ReLU-like neuron that passes nothing on),
     ``frac_low``/``frac_high`` (within ``margin`` of the bottom/top of a bounded activation's
     range; 0 for unbounded ones), ``max``, and the sample ``count``.
     """
@@ -34,6 +37,7 @@ class ActivationStats:
     mean: np.ndarray
     std: np.ndarray
     frac_zero: np.ndarray
+    frac_inactive: np.ndarray
     frac_low: np.ndarray
     frac_high: np.ndarray
     max: np.ndarray
@@ -45,15 +49,21 @@ class ActivationStats:
 
 
 def _batches(data, batch_size: int) -> Iterable[torch.Tensor]:
-    if isinstance(data, torch.Tensor) or isinstance(data, np.ndarray):
+    if isinstance(data, (torch.Tensor, np.ndarray)):
         x = torch.as_tensor(data)
         for i in range(0, x.shape[0], batch_size):
             yield x[i : i + batch_size]
         return
-    if isinstance(data, (tuple, list)) and data and isinstance(data[0], (torch.Tensor, np.ndarray)):
+    if (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(d, (torch.Tensor, np.ndarray)) for d in data)
+        and np.ndim(data[0]) == 2
+        and np.ndim(data[1]) <= 1
+    ):  # an (inputs, labels) pair
         yield from _batches(data[0], batch_size)
         return
-    for item in data:  # a DataLoader or any iterable of x or (x, ...)
+    for item in data:  # a DataLoader, or any iterable of x or (x, ...)
         yield item[0] if isinstance(item, (tuple, list)) else item
 
 
@@ -107,6 +117,7 @@ def capture(
     s1 = torch.zeros(N, **f64)  # sums of (h - shift) and of its square: shift-stabilised
     s2 = torch.zeros(N, **f64)
     zero = torch.zeros(N, **f64)
+    inactive = torch.zeros(N, **f64)
     low = torch.zeros(N, **f64)
     high = torch.zeros(N, **f64)
     top = torch.full((N,), -np.inf, **f64)
@@ -132,6 +143,7 @@ def capture(
             s1[:n_in] += d.sum(0).double()
             s2[:n_in] += torch.linalg.vector_norm(d, 2, dim=0).double() ** 2
             zero[:n_in] += b - torch.count_nonzero(xb, dim=0)
+            inactive[:n_in] += torch.count_nonzero(xb <= INACTIVE, dim=0)
             top[:n_in] = torch.maximum(top[:n_in], xb.amax(0).double())
             step = max(64, (1 << 18) // max(b, 1))
             for a in range(n_in, N, step):
@@ -141,6 +153,7 @@ def capture(
                 s1[a:z] += d.sum(1).double()
                 s2[a:z] += torch.linalg.vector_norm(d, 2, dim=1).double() ** 2
                 zero[a:z] += b - torch.count_nonzero(c, dim=1)
+                inactive[a:z] += torch.count_nonzero(c <= INACTIVE, dim=1)
                 top[a:z] = torch.maximum(top[a:z], c.amax(1).double())
             if bounded.size:
                 hb = buf[b_idx].to(torch.float64)
@@ -162,6 +175,7 @@ def capture(
         mean=f(mean),
         std=f(var.sqrt()),
         frac_zero=f(zero / count),
+        frac_inactive=f(inactive / count),
         frac_low=f(low / count),
         frac_high=f(high / count),
         max=f(top),

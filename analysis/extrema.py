@@ -46,7 +46,8 @@ def extrema(
     Definitions, per activation family:
 
     * ReLU-like (relu, leaky_relu, gelu, silu, elu, softplus): **dead** when it is inactive
-      (``<= 0``) in at least ``dead_fraction`` of the samples (default: never active);
+      (output at most ``1e-6``) in at least ``dead_fraction`` of the samples (default: never
+      active);
       **saturated** when its mean activation is above ``relu_high`` times the median mean
       activation of the other active ReLU-like neurons of its level (it dominates its level).
     * tanh and sigmoid: **saturated** when it sits within ``margin`` of the top or bottom of
@@ -77,7 +78,7 @@ def extrema(
     bounded = np.isin(names, ["tanh", "sigmoid"]) & not_input
     ident = (names == "identity") & not_input
     # inactive: exactly zero for relu; for the smooth ones, not above zero is read from the mean
-    inactive = np.where(names == "relu", s.frac_zero, np.where(s.max <= 0, 1.0, 0.0))
+    inactive = s.frac_inactive
     sat_bounded = bounded & (
         (s.frac_high >= saturated_fraction) | (s.frac_low >= saturated_fraction)
     )

@@ -27,11 +27,18 @@ def level_activations(g: NeuronGraph, model, x: torch.Tensor) -> dict[int, np.nd
     >>> {k: v.shape for k, v in level_activations(g, gn.compile(g), torch.randn(5, 3)).items()}
     {0: (5, 3), 1: (5, 4), 2: (5, 2)}
     """
+    x = torch.as_tensor(x).to(device=model.values.device, dtype=model.values.dtype)
     if x.dim() != 2 or x.shape[1] != model.num_inputs:
         raise GraphError(
             f"level_activations: inputs must be (batch, {model.num_inputs}), got {tuple(x.shape)}"
         )
-    model(x.to(model.values.dtype))
+    if len(g.log) < model.log_mark or any(
+        r.op not in ("tag", "untag") for r in g.log.since(model.log_mark)
+    ):
+        raise GraphError(
+            "level_activations: the model does not match the graph (edited since it was compiled); recompile first"
+        )
+    model(x)
     buf = model._workspace.buf.clone()
     buf[: model.num_inputs] = x.t().to(buf.dtype)
     order = model.slot_order.cpu().numpy()
@@ -77,7 +84,11 @@ def information_flow(
     >>> f["per_level"][0] > 0.3, sorted(f["between_levels"])
     (True, [(0, 1), (1, 2)])
     """
-    y = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels, dtype=np.float64).reshape(-1)
+    y = labels.detach().cpu() if hasattr(labels, "detach") else labels
+    try:
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise GraphError("information_flow: labels must be numbers (class indices)") from None
     if y.size != x.shape[0]:
         raise GraphError(f"information_flow: {x.shape[0]} inputs but {y.size} labels")
     acts = level_activations(g, model, x)
@@ -135,17 +146,29 @@ class GradientMonitor:
     def __init__(self, model, window: int = 10) -> None:
         if not isinstance(window, int) or window < 2:
             raise GraphError(f"GradientMonitor: window must be a whole number >= 2, got {window!r}")
-        self.model = model
         self.window = window
-        # blocks are the non-input levels in order; name them 1, 2, ... (the level index)
-        self.levels = list(range(1, model.num_blocks + 1))
         self.history: deque = deque(maxlen=window)
+        self.rebind(model)
+
+    def rebind(self, model) -> None:
+        """Follow a new model (after ``gn.recompile``); the window starts afresh."""
+        self.model = model
+        self.levels = [int(lv) for lv in model.block_levels]
+        self.history.clear()
+        self._last = None
 
     def record(self) -> dict[int, float]:
         """The gradient norm of each level's incoming weights and biases right now."""
         gv, gb = self.model.values.grad, self.model.bias.grad
         if gv is None and gb is None:
             raise GraphError("GradientMonitor.record: no gradients; call backward() first")
+        mark = tuple((t.data_ptr(), t._version) if t is not None else None for t in (gv, gb))
+        if mark == self._last:
+            raise GraphError(
+                "GradientMonitor.record: no new gradients since the last record (after "
+                "gn.recompile, call monitor.rebind(new_model))"
+            )
+        self._last = mark
         norms = {}
         for k, lv in enumerate(self.levels):
             p = self.model._plan()[k]

@@ -13,7 +13,10 @@ __all__ = ["mutual_information"]
 
 
 def _as_samples(a, name: str) -> np.ndarray:
-    arr = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=np.float64)
+    try:
+        arr = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GraphError(f"mutual_information: {name} must hold numbers") from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -59,6 +62,8 @@ def mutual_information(
     n = xs.shape[0]
     if ys.shape[0] != n:
         raise GraphError(f"mutual_information: x has {n} samples, y has {ys.shape[0]}")
+    if n < 2:
+        raise GraphError(f"mutual_information: needs at least 2 samples, got {n}")
     if method == "ksg":
         if not isinstance(k, (int, np.integer)) or not 1 <= k < n:
             raise GraphError(
@@ -77,7 +82,12 @@ def mutual_information(
     if method == "binned":
         if xs.shape[1] != 1 or ys.shape[1] != 1:
             raise GraphError("mutual_information: method='binned' takes 1-d x and y; use 'ksg'")
-        b = int(bins) if bins is not None else max(2, int(np.sqrt(n / 5)))
+        try:
+            b = int(bins) if bins is not None else max(2, int(np.sqrt(n / 5)))
+        except (TypeError, ValueError):
+            raise GraphError(
+                f"mutual_information: bins must be a whole number, got {bins!r}"
+            ) from None
         if b < 2:
             raise GraphError(f"mutual_information: bins must be >= 2, got {bins!r}")
         qx = _quantile_codes(xs[:, 0], b)

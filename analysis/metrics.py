@@ -123,6 +123,8 @@ def centrality(
     """
     import networkx as nx
 
+    if not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise GraphError(f"centrality: samples must be a positive whole number, got {samples!r}")
     G = nx.DiGraph()
     G.add_nodes_from(g.neuron_ids.tolist())
     src, dst, _ = g.edge_list()
@@ -221,6 +223,8 @@ def spectral_radius(g: NeuronGraph) -> float:
     S = (A + A.T).tocsr()
     if ids.size == 0:
         raise GraphError("spectral_radius: the graph has no neurons")
+    if S.nnz == 0 or not np.any(S.data):
+        return 0.0
     if ids.size < 64:
         return float(np.round(np.abs(np.linalg.eigvalsh(S.toarray())).max(), 12))
     vals = eigsh(S, k=1, which="LA", return_eigenvectors=False)

@@ -122,6 +122,8 @@ def plot_activations(
     >>> ax.images[0].get_array().shape
     (5, 5)
     """
+    if not activations:
+        raise GraphError("plot_activations: no activations to draw")
     ax = _axis(ax, figsize=(6, 5))
     levels = sorted(activations)
     mat = np.vstack([activations[lv].T for lv in levels])

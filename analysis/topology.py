@@ -78,14 +78,19 @@ def neural_persistence(g: NeuronGraph, p: float = 2.0, normalize: bool = True) -
         mat = sp.coo_matrix((cost, (inv[: s.size], inv[s.size :])), shape=(m, m)).tocsr()
         forest = minimum_spanning_tree(mat)
         deaths = 2.0 - forest.data  # the merging edges' weights
-        value = float(np.sum((1.0 - deaths) ** p) ** (1.0 / p)) if deaths.size else 0.0
-        if normalize:
+        if not deaths.size:
+            value = 0.0
+        elif np.isinf(p):
+            value = float(np.max(1.0 - deaths))  # the infinity norm; its largest value is 1
+        else:
+            value = float(np.sum((1.0 - deaths) ** p) ** (1.0 / p))
+        if normalize and not np.isinf(p):
             value = value / ((m - 1) ** (1.0 / p)) if m > 1 else 0.0
         pairs[(int(ls[sel[0]]), int(ld[sel[0]]))] = value
     return {"pairs": pairs, "mean": float(np.mean(list(pairs.values()))) if pairs else 0.0}
 
 
-def _simplex_tree(g: NeuronGraph, max_dim: int, max_simplices: int, sample: bool, seed: int):
+def _simplex_tree(g: NeuronGraph, max_dim: int, max_simplices: int, sample: bool):
     import gudhi
 
     src, dst, w = _strength(g)
@@ -105,9 +110,14 @@ def _simplex_tree(g: NeuronGraph, max_dim: int, max_simplices: int, sample: bool
                 f"triangles), past the bound max_simplices={max_simplices:,}; raise the bound "
                 "(it may take minutes), or pass sample=True to keep the strongest edges within it"
             )
+        if ids.size >= max_simplices:
+            raise GraphError(
+                f"the graph's {ids.size:,} neurons alone reach max_simplices={max_simplices:,}; "
+                "sampling edges cannot help: raise the bound"
+            )
         order = np.argsort(-w, kind="stable")
         budget = src.size
-        while budget > 1 and size(order[:budget]) > max_simplices:
+        while budget > 0 and size(order[:budget]) > max_simplices:
             budget = int(budget * 0.8)
         kept = order[:budget]
     st = gudhi.SimplexTree()
@@ -117,6 +127,11 @@ def _simplex_tree(g: NeuronGraph, max_dim: int, max_simplices: int, sample: bool
     for i in kept.tolist():
         st.insert([int(src[i]), int(dst[i])], filtration=float(filt[i]))
     st.expansion(max_dim + 1)
+    if st.num_simplices() > max_simplices:  # larger cliques (max_dim >= 2) are not estimated
+        raise GraphError(
+            f"the flag complex up to dimension {max_dim + 1} holds {st.num_simplices():,} "
+            f"simplices, past the bound max_simplices={max_simplices:,}; lower max_dim or raise the bound"
+        )
     return st, kept.size < src.size
 
 
@@ -126,7 +141,6 @@ def persistence_diagram(
     *,
     max_simplices: int = MAX_SIMPLICES,
     sample: bool = False,
-    seed: int = 0,
 ) -> dict[int, np.ndarray]:
     """Persistence diagram of the weighted network's flag (clique) complex, through gudhi.
 
@@ -147,7 +161,7 @@ def persistence_diagram(
         raise GraphError(
             f"persistence_diagram: max_dim must be a whole number >= 0, got {max_dim!r}"
         )
-    st, sampled = _simplex_tree(g, max_dim, max_simplices, sample, seed)
+    st, sampled = _simplex_tree(g, max_dim, max_simplices, sample)
     if sampled:
         import warnings
 

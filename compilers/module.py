@@ -76,6 +76,7 @@ class CompiledGraph(nn.Module):
             raise GraphError("internal error: parameter sizes disagree with the layout")
         self.values = values if isinstance(values, nn.Parameter) else nn.Parameter(values)
         self.bias = bias if isinstance(bias, nn.Parameter) else nn.Parameter(bias)
+        self.block_levels = [b.level for b in blocks]  # the graph level each block computes
         self.kinds: list[str] = []
         self._meta: list[tuple[int, int, int, list, bool]] = []
         self._plans: list[BlockPlan] | None = None

@@ -81,3 +81,23 @@ def test_capture_refuses_a_stale_model_and_bad_batches():
     gn.clone_neuron(h, 3)
     with pytest.raises(gn.GraphError, match="recompile first"):
         capture(h, m, torch.zeros(2, 3))
+
+
+def test_a_list_of_batches_is_read_whole_and_smooth_relus_can_be_dead():
+    g = gn.mlp([3, 5, 2], density=1.0, seed=0)
+    g.set_neuron_attr("activation", [3, 4, 5], ["softplus", "leaky_relu", "gelu"])
+    g.set_neuron_attr("bias", [3], [-100.0])  # softplus: output ~1e-44, never really active
+    model = gn.compile(g)
+    batches = [inputs_for(g, batch=32, seed=s) for s in range(5)]
+    assert capture(g, model, batches).count == 160
+    e = extrema(g, model, batches)
+    assert e.stats.count == 160 and 3 in e.dead
+    # dead_fraction applies to every ReLU-like activation: a leaky_relu inactive in part of
+    # the samples is dead below that fraction, alive at the default (never active)
+    g.set_neuron_attr("bias", [4], [-0.3])
+    model = gn.compile(g)
+    x = inputs_for(g, batch=400)
+    frac = extrema(g, model, x).stats.frac_inactive[list(model.slot_order.numpy()).index(4)]
+    assert 0.05 < frac < 1.0
+    assert 4 in extrema(g, model, x, dead_fraction=frac / 2).dead
+    assert 4 not in extrema(g, model, x).dead

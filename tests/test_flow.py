@@ -72,3 +72,23 @@ def test_information_between_levels_drops_at_a_dead_level(trained):
     dead.set_neuron_attr("bias", hidden, -100.0)
     cut = information_flow(dead, gn.compile(dead), x, y)["between_levels"]
     assert alive[(0, 1)] > 0.5 and cut[(0, 1)] == 0.0 and cut[(1, 2)] == 0.0
+
+
+def test_gradient_monitor_follows_a_recompile_and_names_real_levels():
+    g = gn.NeuronGraph()
+    g.add_neurons(3, role="input")
+    h = g.add_neurons(2, level=1)
+    o = g.add_neurons(1, role="output", level=3)  # level 2 is empty
+    g.add_edges([0, 1, 2, 3, 4], [3, 4, 3, o[0], o[0]], 0.5)
+    model = gn.compile(g)
+    mon = GradientMonitor(model, window=4)
+    x = torch.randn(8, 3)
+    model(x).sum().backward()
+    assert sorted(mon.record()) == [1, 3]
+    with pytest.raises(gn.GraphError, match="no new gradients since the last record"):
+        mon.record()
+    g.add_edge(0, h[1], 0.0)
+    model, _ = gn.recompile(g, model)
+    mon.rebind(model)
+    model(x).sum().backward()
+    assert sorted(mon.record()) == [1, 3] and len(mon.history) == 1

@@ -105,3 +105,19 @@ def test_triangle_count_of_the_size_guard_equals_networkx(seed):
         else (np.empty(0, np.int64),) * 2
     )
     assert _triangles(src, dst, 25) == sum(nx.triangles(G).values()) // 3
+
+
+def test_infinity_norm_and_higher_dimension_guard():
+    g = gn.mlp([4, 4, 3], density=1.0, seed=0)
+    src, dst, w = g.edge_list()
+    r = neural_persistence(g, p=float("inf"))
+    a = np.abs(w) / np.abs(w).max()
+    assert 0 < r["mean"] < 1 and r["mean"] <= 1 - a.min()
+    # a complete DAG on 8 neurons: 8 + 28 + 56 = 92 simplices up to triangles, 70 tetrahedra more
+    pairs = np.array([(i, j) for i in range(8) for j in range(i + 1, 8)]).T
+    dense = gn.from_edges(pairs[0], pairs[1], np.linspace(0.1, 1, pairs.shape[1]))
+    assert persistence_diagram(dense, max_dim=1, max_simplices=100)  # 92: within the bound
+    with pytest.raises(gn.GraphError, match="up to dimension 3 holds 162 simplices"):
+        persistence_diagram(dense, max_dim=2, max_simplices=100)
+    with pytest.raises(gn.GraphError, match="neurons alone reach"):
+        persistence_diagram(dense, max_simplices=8, sample=True)
