@@ -25,7 +25,8 @@ class ActivationStats:
     """Per-neuron statistics over every sample seen, in slot order (``neuron_ids``).
 
     ``mean``/``std`` of the activation, ``frac_zero`` (exactly 0: an inactive ReLU),
-    ``frac_inactive`` (at most ``1e-6``: a ReLU-like neuron that passes nothing on),
+    ``frac_inactive`` (passing nothing on: exactly 0, or at most ``1e-6`` for the smooth
+    ReLU-likes leaky_relu, gelu, silu, elu, softplus),
     ``frac_low``/``frac_high`` (within ``margin`` of the bottom/top of a bounded activation's
     range; 0 for unbounded ones), ``max``, and the sample ``count``.
     """
@@ -113,6 +114,7 @@ def capture(
     )
     b_idx = torch.as_tensor(bounded, device=dev)
     N = order.size
+    smooth = np.isin(names, ["leaky_relu", "gelu", "silu", "elu", "softplus"])
     f64 = dict(dtype=torch.float64, device=dev)
     s1 = torch.zeros(N, **f64)  # sums of (h - shift) and of its square: shift-stabilised
     s2 = torch.zeros(N, **f64)
@@ -143,7 +145,6 @@ def capture(
             s1[:n_in] += d.sum(0).double()
             s2[:n_in] += torch.linalg.vector_norm(d, 2, dim=0).double() ** 2
             zero[:n_in] += b - torch.count_nonzero(xb, dim=0)
-            inactive[:n_in] += torch.count_nonzero(xb <= INACTIVE, dim=0)
             top[:n_in] = torch.maximum(top[:n_in], xb.amax(0).double())
             step = max(64, (1 << 18) // max(b, 1))
             for a in range(n_in, N, step):
@@ -153,7 +154,8 @@ def capture(
                 s1[a:z] += d.sum(1).double()
                 s2[a:z] += torch.linalg.vector_norm(d, 2, dim=1).double() ** 2
                 zero[a:z] += b - torch.count_nonzero(c, dim=1)
-                inactive[a:z] += torch.count_nonzero(c <= INACTIVE, dim=1)
+                if smooth[a:z].any():  # only smooth ReLU-likes need "near zero" counted apart
+                    inactive[a:z] += torch.count_nonzero(c <= INACTIVE, dim=1)
                 top[a:z] = torch.maximum(top[a:z], c.amax(1).double())
             if bounded.size:
                 hb = buf[b_idx].to(torch.float64)
@@ -175,7 +177,8 @@ def capture(
         mean=f(mean),
         std=f(var.sqrt()),
         frac_zero=f(zero / count),
-        frac_inactive=f(inactive / count),
+        # for every neuron but the smooth ReLU-likes, inactive means exactly zero
+        frac_inactive=np.where(smooth, f(inactive / count), f(zero / count)),
         frac_low=f(low / count),
         frac_high=f(high / count),
         max=f(top),
