@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from compilers.sync import require_current
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import ACTIVATIONS
@@ -90,12 +91,7 @@ def capture(
     >>> s.count, s.mean.shape
     (100, (12,))
     """
-    if len(g.log) < model.log_mark or any(
-        r.op not in ("tag", "untag") for r in g.log.since(model.log_mark)
-    ):
-        raise GraphError(
-            "capture: the model does not match the graph (edited since it was compiled); recompile first"
-        )
+    require_current(g, model, "capture")
     if not 0 < margin < 0.5:
         raise GraphError(f"capture: margin must lie in (0, 0.5), got {margin}")
     order = model.slot_order.cpu().numpy()

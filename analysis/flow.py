@@ -7,6 +7,7 @@ from collections import deque
 import numpy as np
 import torch
 
+from compilers.sync import require_current
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 
@@ -32,12 +33,7 @@ def level_activations(g: NeuronGraph, model, x: torch.Tensor) -> dict[int, np.nd
         raise GraphError(
             f"level_activations: inputs must be (batch, {model.num_inputs}), got {tuple(x.shape)}"
         )
-    if len(g.log) < model.log_mark or any(
-        r.op not in ("tag", "untag") for r in g.log.since(model.log_mark)
-    ):
-        raise GraphError(
-            "level_activations: the model does not match the graph (edited since it was compiled); recompile first"
-        )
+    require_current(g, model, "level_activations")
     model(x)
     buf = model._workspace.buf.clone()
     buf[: model.num_inputs] = x.t().to(buf.dtype)

@@ -14,6 +14,7 @@ __all__ = [
     "degree_by_level",
     "io_path_lengths",
     "off_path_neurons",
+    "io_reachability",
     "centrality",
     "clustering",
     "motif_counts",
@@ -98,13 +99,27 @@ def off_path_neurons(g: NeuronGraph) -> np.ndarray:
     >>> off_path_neurons(g).tolist()
     [5]
     """
-    src, dst, _ = g.edge_list()
-    n = g.next_neuron_id
-    a = descendants_mask(src, dst, n, np.asarray(g.inputs, np.int64))
-    b = descendants_mask(dst, src, n, np.asarray(g.outputs, np.int64))
+    a, b = io_reachability(g)
     ids = g.neuron_ids
     hidden = ids[g.neuron_attr("role", ids) == 1]
     return hidden[~(a[hidden] & b[hidden])]
+
+
+def io_reachability(g: NeuronGraph) -> tuple[np.ndarray, np.ndarray]:
+    """Two masks over neuron ids: reached from an input, and reaching an output.
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> g = gn.mlp([1, 1], density=1.0, seed=0); n = g.add_neuron(role="input")
+    >>> [m.tolist() for m in io_reachability(g)]
+    [[True, True, True], [True, True, False]]
+    """
+    src, dst, _ = g.edge_list()
+    n = g.next_neuron_id
+    from_in = descendants_mask(src, dst, n, np.asarray(g.inputs, np.int64))
+    to_out = descendants_mask(dst, src, n, np.asarray(g.outputs, np.int64))
+    return from_in, to_out
 
 
 def centrality(

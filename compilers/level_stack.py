@@ -88,12 +88,12 @@ def _dense_weight(p: BlockPlan, values: torch.Tensor) -> torch.Tensor:
     return w.view(p.rows, p.width)
 
 
-def _sources(p: BlockPlan, n_in: int, x: torch.Tensor, buf: torch.Tensor, dense: bool):
-    """The block's input as (part read from ``x`` as batch x cols, or None; part read from
-    the buffer as rows x batch, or None). Dense blocks read model inputs from ``x`` directly
-    (a transposed operand costs BLAS nothing); sparse ones read the transposed copy in the
-    buffer, which CSR kernels need contiguous."""
-    if not dense or p.lo >= n_in:
+def _sources(p: BlockPlan, n_in: int, x: torch.Tensor, buf: torch.Tensor):
+    """A dense block's input as (part read from ``x`` as batch x cols, or None; part read
+    from the buffer as rows x batch, or None). Dense blocks read model inputs from ``x``
+    directly (a transposed operand costs BLAS nothing); sparse ones read the transposed copy
+    in the buffer, which CSR kernels need contiguous."""
+    if p.lo >= n_in:
         return None, buf[p.lo : p.start]
     from_x = x[:, p.lo : min(n_in, p.start)]
     return from_x, (buf[n_in : p.start] if p.start > n_in else None)
@@ -181,7 +181,7 @@ class _LevelStack(torch.autograd.Function):
                 out += bias[:, None]
             else:
                 w = _dense_weight(p, values)
-                from_x, from_buf = _sources(p, num_inputs, x, buf, True)
+                from_x, from_buf = _sources(p, num_inputs, x, buf)
                 if from_x is None:
                     torch.addmm(bias[:, None], w, from_buf, out=out)
                 else:
@@ -276,7 +276,7 @@ class _LevelStack(torch.autograd.Function):
                     deposit(first, p.start, wt, g)
                 continue
             w = _dense_weight(p, values)
-            from_x, from_buf = _sources(p, n_in, x, buf, True)
+            from_x, from_buf = _sources(p, n_in, x, buf)
             a = 0 if from_x is None else from_x.shape[1]
             if need_w:
                 if p.kind == "full" and (from_x is None or from_buf is None):

@@ -55,7 +55,7 @@ def fresh_element_state(optimizer: torch.optim.Optimizer, group: dict) -> dict:
 
 
 def _gather(
-    olds, states, key, source: torch.Tensor, like: torch.Tensor, fill: float = 0.0
+    states, key, source: torch.Tensor, like: torch.Tensor, fill: float = 0.0
 ) -> torch.Tensor:
     flat = (
         states[0][key].reshape(-1)
@@ -89,7 +89,7 @@ def _new_state(param: torch.nn.Parameter, origin: Origin, state: dict, fresh: di
             if origin.source is None:
                 raise GraphError("internal error: a new parameter without an element source")
             fill = fresh.get(key, 0.0)
-            out[key] = _gather(origin.olds, states, key, origin.source, param.detach(), fill)
+            out[key] = _gather(states, key, origin.source, param.detach(), fill)
         elif torch.is_tensor(val) and val.dim() == 0:
             out[key] = max((s[key] for s in states), key=lambda t: float(t)).clone()
         elif isinstance(val, (int, float)):

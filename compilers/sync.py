@@ -10,7 +10,23 @@ from graphnet.core.graph import NeuronGraph
 
 from .module import CompiledGraph
 
-__all__ = ["sync", "module_parameters"]
+__all__ = ["sync", "module_parameters", "edits_since_compile", "require_current"]
+
+
+def edits_since_compile(g: NeuronGraph, model: CompiledGraph) -> list[str] | None:
+    """The operations (other than tags) applied to ``g`` since ``model`` was compiled from it,
+    or None when ``g``'s log is shorter than the model's mark (another graph)."""
+    if len(g.log) < model.log_mark:
+        return None
+    return [r.op for r in g.log.since(model.log_mark) if r.op not in ("tag", "untag")]
+
+
+def require_current(g: NeuronGraph, model: CompiledGraph, what: str) -> None:
+    """Raise a GraphError naming ``what`` unless ``model`` still computes ``g``."""
+    if edits_since_compile(g, model) != []:
+        raise GraphError(
+            f"{what}: the model does not match the graph (edited since it was compiled); recompile first"
+        )
 
 
 def module_parameters(model: CompiledGraph) -> tuple[np.ndarray, ...]:
@@ -56,12 +72,12 @@ def sync(g: NeuronGraph, model: CompiledGraph) -> None:
     """
     if not isinstance(model, CompiledGraph):
         raise GraphError(f"sync needs a module made by gn.compile, got {type(model).__name__}")
-    if len(g.log) < model.log_mark:
+    edited = edits_since_compile(g, model)
+    if edited is None:
         raise GraphError(
             "the model does not match the graph: it was compiled after more edits than the "
             "graph's log holds (another graph?)"
         )
-    edited = [r.op for r in g.log.since(model.log_mark) if r.op not in ("tag", "untag")]
     if edited:
         raise GraphError(
             f"the graph was edited since the model was compiled ({', '.join(dict.fromkeys(edited))}); "

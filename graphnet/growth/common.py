@@ -8,24 +8,18 @@ import numpy as np
 
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
-from graphnet.core.schema import as_ids
+from graphnet.core.schema import as_ids, first_repeat
 from graphnet.core.vocab import HIDDEN
 
 __all__ = [
     "incoming",
     "outgoing",
     "hidden_neurons",
-    "level_of",
     "check_activation",
     "rng_for",
     "finite32",
     "distinct",
 ]
-
-
-def level_of(g: NeuronGraph, ids: Any) -> np.ndarray:
-    """Levels of live neurons ``ids`` (a GraphError names an unknown one)."""
-    return g.neuron_attr("level", as_ids(ids, "neurons"))
 
 
 def incoming(g: NeuronGraph, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,8 +82,7 @@ def finite32(values: Any, what: str) -> np.ndarray:
 
 def distinct(ids: np.ndarray, what: str) -> np.ndarray:
     """Refuse an id given twice."""
-    s = np.sort(ids)
-    twice = np.flatnonzero(s[1:] == s[:-1]) if s.size > 1 else ()
-    if len(twice):
-        raise GraphError(f"{what}: neuron {int(s[twice[0]])} is given twice")
+    twice = first_repeat(ids)
+    if twice is not None:
+        raise GraphError(f"{what}: neuron {twice} is given twice")
     return ids

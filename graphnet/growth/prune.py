@@ -6,8 +6,6 @@ import numpy as np
 
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
-from graphnet.core.levels import descendants_mask
-from graphnet.core.vocab import HIDDEN
 
 from .report import GrowthReport
 
@@ -95,13 +93,10 @@ def _smallest(w: np.ndarray, k: int) -> np.ndarray:
 def _orphans(g: NeuronGraph) -> tuple[np.ndarray, np.ndarray]:
     """Hidden neurons on no input-to-output path, and those of them that still feed an output
     (reached from no input: they send a constant, which is folded into biases)."""
-    src, dst, _ = g.edge_list()
-    n = g.next_neuron_id
-    from_in = descendants_mask(src, dst, n, np.asarray(g.inputs, np.int64))
-    to_out = descendants_mask(dst, src, n, np.asarray(g.outputs, np.int64))
-    ids = g.neuron_ids
-    hidden = ids[g.neuron_attr("role", ids) == HIDDEN]
-    gone = hidden[~(from_in[hidden] & to_out[hidden])]
+    from analysis.metrics import io_reachability, off_path_neurons
+
+    from_in, to_out = io_reachability(g)
+    gone = off_path_neurons(g)
     constant = gone[to_out[gone] & ~from_in[gone]]
     return gone, constant
 

@@ -167,6 +167,7 @@ def edge_gradients(
     """
     from compilers.export import _FN
     from compilers.level_stack import _csr
+    from compilers.sync import require_current
     from graphnet.core.vocab import ACTIVATIONS
 
     x, y = batch
@@ -174,11 +175,7 @@ def edge_gradients(
         raise GraphError(
             f"edge_gradients: the model takes (batch, {model.num_inputs}) inputs, got {tuple(x.shape)}"
         )
-    edited = [r.op for r in g.log.since(model.log_mark) if r.op not in ("tag", "untag")]
-    if len(g.log) < model.log_mark or edited:
-        raise GraphError(
-            "edge_gradients: the model does not match the graph (edited since it was compiled); recompile first"
-        )
+    require_current(g, model, "edge_gradients")
     plans = model._plan()
     values, bias = model.values.detach(), model.bias.detach()
     order = model.slot_order.cpu().numpy()
