@@ -6,6 +6,7 @@ import numpy as np
 
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
+from graphnet.core.vocab import HIDDEN
 
 from .report import GrowthReport
 
@@ -93,10 +94,12 @@ def _smallest(w: np.ndarray, k: int) -> np.ndarray:
 def _orphans(g: NeuronGraph) -> tuple[np.ndarray, np.ndarray]:
     """Hidden neurons on no input-to-output path, and those of them that still feed an output
     (reached from no input: they send a constant, which is folded into biases)."""
-    from analysis.metrics import io_reachability, off_path_neurons
+    from analysis.metrics import io_reachability
 
-    from_in, to_out = io_reachability(g)
-    gone = off_path_neurons(g)
+    from_in, to_out = io_reachability(g)  # once: off_path_neurons would walk the graph again
+    ids = g.neuron_ids
+    hidden = ids[g.neuron_attr("role", ids) == HIDDEN]
+    gone = hidden[~(from_in[hidden] & to_out[hidden])]
     constant = gone[to_out[gone] & ~from_in[gone]]
     return gone, constant
 
