@@ -38,7 +38,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "draw": "graphnet.drawing",
 }
-_LAZY_MODULES = ("compilers", "analysis", "graphnet.growth")
+_LAZY_MODULES = ("compilers", "analysis", "graphnet.growth", "graphnet.evolution")
 
 __all__ = [
     "ACTIVATIONS",
@@ -68,6 +68,8 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _LAZY_MODULES:
         return importlib.import_module(name)
+    if f"graphnet.{name}" in _LAZY_MODULES:
+        return importlib.import_module(f"graphnet.{name}")
     for mod in _LAZY_MODULES:
         module = importlib.import_module(mod)
         if name in getattr(module, "__all__", ()):

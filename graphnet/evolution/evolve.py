@@ -1,0 +1,436 @@
+"""``gn.evolve``: train a sparse seed network and grow it from analysis of its own state.
+
+Each epoch: train (gradient norms earn credits on variance spikes) -> evaluate -> if growth is
+allowed (after the bootstrap period, outside the stabilisation period, enough credits):
+analyse -> every rule proposes edits within the phase's structure limit -> select (the
+tournament) -> apply (a graph edit) -> ``gn.recompile`` (trained weights and optimizer state
+carried) -> log the event -> snapshot. A resume point is written at the end of each epoch, so a
+killed run continues where it stopped, to the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from analysis.flow import GradientMonitor
+from compilers import compile as compile_graph
+from compilers import recompile, sync
+from graphnet.core.build import mlp
+from graphnet.core.errors import GraphError
+from graphnet.core.graph import NeuronGraph
+from graphnet.core.io_hdf5 import save
+from graphnet.train.classifier import accuracy, check_trainable
+from graphnet.train.data import Dataset, check_batch, digits
+
+from .analyzers import make_analyzers
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import EvolutionConfig, load_config
+from .economy import Economy, growth_gate
+from .protocols import Context, parameter_count, seed_for
+from .rules import make_rule
+from .run_store import RunStore
+from .snapshots import SnapshotStore, should_snapshot
+from .tournament import select
+from .trainer import EpochTrainer, make_optimizer
+
+__all__ = ["evolve", "Run", "seed_network", "load_data"]
+
+
+@dataclass
+class Run:
+    """The result of :func:`evolve`: the final graph and model, one metrics dict per epoch
+    (``history``), the growth events with their reasons (``events``), the run directory
+    (``dir``) and why it stopped."""
+
+    graph: NeuronGraph
+    model: Any
+    optimizer: torch.optim.Optimizer
+    config: EvolutionConfig
+    dir: Path
+    data: Dataset
+    history: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    stopped: str = ""
+
+    @property
+    def snapshots(self) -> SnapshotStore:
+        return SnapshotStore(self.dir / "snapshots", self.config.snapshots.full_every)
+
+    def ensemble(self, method: str = "mean", last: int | None = None) -> dict:
+        """Test accuracy of the snapshot ensemble (the ``last`` snapshots, default all)
+        against the final model alone."""
+        from .ensemble import evaluate_ensemble
+
+        store = self.snapshots
+        infos = store.list()[-last:] if last else store.list()
+        graphs = [store.load(i.index) for i in infos]
+        out = evaluate_ensemble(graphs, self.data.x_test, self.data.y_test, method)
+        out["final_acc"] = accuracy(self.model, self.data.x_test, self.data.y_test)
+        return out
+
+    def __repr__(self) -> str:
+        last = self.history[-1] if self.history else {}
+        return (
+            f"Run(epochs={len(self.history)}, events={len(self.events)}, "
+            f"test_acc={last.get('test_acc', float('nan')):.3f}, edges={self.graph.num_edges}, "
+            f"stopped={self.stopped!r}, dir={str(self.dir)!r})"
+        )
+
+
+def load_data(config: EvolutionConfig) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The data set a config names, and the validation rows held out of its training set
+    (None without a validation share).
+
+    >>> d, val = load_data(EvolutionConfig(data={"validation_fraction": 0.1}))
+    >>> d.x_train.shape[0] + val[0].shape[0], d.x_test.shape[0]
+    (1347, 450)
+    """
+    d = digits(test_fraction=config.data.test_fraction, seed=config.seed)
+    share = config.data.validation_fraction
+    if share <= 0:
+        return d, None
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(d.x_train.shape[0])
+    tr, va = train_test_split(
+        rows, test_size=share, random_state=seed_for(config.seed, "validation") % 2**32,
+        stratify=d.y_train.numpy(),
+    )  # fmt: skip
+    tr, va = torch.from_numpy(np.sort(tr)), torch.from_numpy(np.sort(va))
+    val = (d.x_train[va], d.y_train[va])
+    d = Dataset(d.x_train[tr], d.y_train[tr], d.x_test, d.y_test, d.num_classes, d.preprocessing)
+    return d, val
+
+
+def seed_network(config: EvolutionConfig, num_inputs: int, num_classes: int) -> NeuronGraph:
+    """The seed graph: a sparse MLP at ``config.network.density`` whose weights are drawn by
+    He (``N(0, 2 / fan_in)``) or Xavier (``N(0, 2 / (fan_in + fan_out))``) initialisation over
+    each neuron's actual (sparse) fan-in and fan-out.
+
+    >>> g = seed_network(EvolutionConfig(), 64, 10)
+    >>> g.num_levels, 0 < g.num_edges < 64 * 128 + 128 * 64 + 64 * 10
+    (4, True)
+    """
+    net = config.network
+    g = mlp([num_inputs, *net.hidden, num_classes], density=net.density, seed=config.seed,
+            activation=net.activation)  # fmt: skip
+    src, dst, _ = g.edge_list()
+    top = g.next_neuron_id
+    fan_in = np.bincount(dst, minlength=top)[dst].astype(np.float64)
+    if net.init == "he":
+        std = np.sqrt(2.0 / fan_in)
+    else:
+        fan_out = np.bincount(src, minlength=top)[dst].astype(np.float64)
+        std = np.sqrt(2.0 / (fan_in + np.maximum(fan_out, 1)))
+    rng = np.random.default_rng(seed_for(config.seed, "init"))
+    g.write_parameters(g.edge_attr("id"), rng.standard_normal(src.size) * std)
+    return g
+
+
+def _as_config(config: Any) -> EvolutionConfig:
+    if config is None:
+        return EvolutionConfig()
+    if isinstance(config, EvolutionConfig):
+        return config
+    if isinstance(config, dict):
+        return EvolutionConfig(**config)
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    raise GraphError(
+        f"evolve needs an EvolutionConfig, a dict or a config file, got {type(config).__name__}"
+    )
+
+
+def evolve(
+    config: EvolutionConfig | dict | str | os.PathLike | None = None,
+    *,
+    dir: str | os.PathLike | None = None,
+    resume: bool = True,
+    rules: list | None = None,
+    analyzers: list | None = None,
+    trainer: Any = None,
+    data: Dataset | None = None,
+) -> Run:
+    """Grow a network from a sparse seed as ``config`` says; return the :class:`Run`.
+
+    Parameters
+    ----------
+    config : EvolutionConfig, dict or path, optional
+        Every number of the run (default: the seeds' defaults on digits).
+    dir : path, optional
+        The run directory (metrics, events, snapshots, resume points, the final graph); a new
+        temporary directory by default. A directory holding an unfinished run of the same
+        config is resumed from its last resume point (``resume=False`` starts afresh).
+    rules, analyzers, trainer : optional
+        Replace the config's growth rules, the analyzers they need, or the trainer with any
+        objects following :mod:`graphnet.evolution.protocols`.
+    data : Dataset, optional
+        Training and test data (default: the config's embedded data set).
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> run = gn.evolve({"stop": {"max_epochs": 3}, "progress": False})
+    >>> len(run.history), run.graph.num_edges > 0
+    (3, True)
+    """
+    config = _as_config(config)
+    run_dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="graphnet-run-"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store = RunStore(run_dir)
+    status = store.read_status()
+    point = load_checkpoint(run_dir) if resume else None
+    if point is not None:
+        if store.read_config() != config.model_dump(mode="json"):
+            raise GraphError(
+                f"{run_dir} holds a run with another config; pass resume=False to start afresh "
+                "there, or another directory"
+            )
+        if status and status.get("status") == "finished":
+            raise GraphError(f"{run_dir} holds a finished run; open it with graphnet.load_run")
+    elif any(run_dir.iterdir()) and (store.metrics() or (run_dir / "snapshots").exists()):
+        _clear_run(run_dir)
+        store = RunStore(run_dir)
+
+    if data is None:
+        data, validation = load_data(config)
+    else:
+        validation = None
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        check_batch(x, y, data.num_features, data.num_classes)
+    rules = rules if rules is not None else [make_rule(r.name, **r.options) for r in config.rules]
+    analyzers = analyzers if analyzers is not None else make_analyzers(rules)
+    trainer = trainer or EpochTrainer()
+
+    if point is None:
+        g = seed_network(config, data.num_features, data.num_classes)
+        check_trainable(g)
+        model = compile_graph(g)
+        optimizer = make_optimizer(model, config.training)
+        store.write_config(config.model_dump(mode="json"))
+        loop = {"epoch": 0, "step": 0, "last_growth": None, "best": None, "since_best": 0,
+                "best_snapshot": None, "elapsed": 0.0, "history": [], "events": [],
+                "economy": None}  # fmt: skip
+    else:
+        g, states, loop = point
+        model = compile_graph(g)
+        model.load_state_dict(states["model"])
+        optimizer = make_optimizer(model, config.training)
+        optimizer.load_state_dict(states["optimizer"])
+        store.truncate_after(loop["epoch"] - 1)
+        _drop_snapshots_after(run_dir / "snapshots", loop["epoch"] - 1)
+    store.mark("running")
+    snapshots = SnapshotStore(run_dir / "snapshots", config.snapshots.full_every)
+    economy = Economy.start(config.economy)
+    if loop["economy"]:
+        economy = Economy(**loop["economy"])
+    ctx = Context(g, model, optimizer, data, config, loop["epoch"], loop["step"])
+    ctx.history = loop["history"]
+    ctx.state.update(economy=economy, monitor=GradientMonitor(model, window=config.spikes.window))
+    if validation is not None:
+        ctx.state["validation"] = validation
+    lr_hook = _lr_hook(config, ctx)
+    events: list[dict] = loop["events"]
+    if point is None and len(snapshots) == 0:
+        snapshots.add(g, epoch=0, step=0, phase=config.phase_at(0).name, reason="seed network")
+
+    start = time.perf_counter() - loop["elapsed"]
+    stopped = f"epoch limit {config.stop.max_epochs}"
+    bar = _progress(range(loop["epoch"], config.stop.max_epochs), config.progress)
+    for epoch in bar:
+        ctx.epoch = epoch
+        g.step = ctx.step
+        phase = config.phase_at(epoch)
+        if lr_hook is not None:
+            lr_hook.update(_lr_multipliers(config, ctx, events))
+        t0 = time.perf_counter()
+        fit = trainer.train(ctx)
+        t1 = time.perf_counter()
+        row = _evaluate(ctx)
+        t2 = time.perf_counter()
+        why_not = growth_gate(config, epoch, loop["last_growth"], economy)
+        event, no_extrema = None, False
+        if why_not is None:
+            event, no_extrema = _grow(ctx, rules, analyzers, trainer, phase, row, snapshots)
+            if event is not None:
+                events.append(event)
+                store.log_event(event)
+                loop["last_growth"] = epoch
+                if lr_hook is not None:
+                    lr_hook.rebind(ctx.model, ctx.optimizer)
+            g = ctx.graph
+        t3 = time.perf_counter()
+        sel = row.get("val_acc", row["test_acc"])
+        if config.snapshots.improvement is not None and should_snapshot(
+            loop["best_snapshot"], sel, config.snapshots.improvement
+        ):
+            sync(g, ctx.model)
+            snapshots.add(g, epoch=epoch, step=ctx.step, phase=phase.name,
+                          reason=f"accuracy {sel:.3f}", metrics={"accuracy": sel})  # fmt: skip
+            loop["best_snapshot"] = sel
+        record = {
+            "epoch": epoch, "step": ctx.step, "loss": fit["loss"], "train_acc": row["train_acc"],
+            "test_acc": row["test_acc"], "edges": g.num_edges, "neurons": g.num_neurons,
+            "parameters": parameter_count(g), "density": _density(g), "phase": phase.name,
+            "credits": economy.credits, "wall_time": time.perf_counter() - start,
+            "extra": {"train_seconds": t1 - t0, "eval_seconds": t2 - t1,
+                      "growth_seconds": t3 - t2, **({"val_acc": row["val_acc"]} if "val_acc" in row else {})},
+        }  # fmt: skip
+        ctx.history.append(record)
+        store.log_metrics(record)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(
+                acc=f"{row['test_acc']:.3f}", edges=g.num_edges, density=f"{_density(g):.4f}"
+            )
+        done = _stop_reason(config, ctx, loop, sel, no_extrema)
+        loop.update(epoch=epoch + 1, step=ctx.step, economy=economy.state_dict(),
+                    elapsed=time.perf_counter() - start, history=ctx.history, events=events)  # fmt: skip
+        if (
+            done
+            or (epoch + 1) % config.checkpoint_every == 0
+            or epoch + 1 == config.stop.max_epochs
+        ):
+            sync(g, ctx.model)
+            save_checkpoint(run_dir, epoch, g, ctx.model, ctx.optimizer, loop)
+        if done:
+            stopped = done
+            break
+    sync(g, ctx.model)
+    save(g, run_dir / "final.h5")
+    store.mark("finished")
+    store.close()
+    return Run(g, ctx.model, ctx.optimizer, config, run_dir, data, ctx.history, events, stopped)
+
+
+def _clear_run(run_dir: Path) -> None:
+    for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "status.json",
+                 "checkpoint.json", "final.h5"):  # fmt: skip
+        (run_dir / name).unlink(missing_ok=True)
+    for sub in ("snapshots", "checkpoints"):
+        shutil.rmtree(run_dir / sub, ignore_errors=True)
+
+
+def _drop_snapshots_after(directory: Path, epoch: int) -> None:
+    """Remove snapshots a killed run wrote after its last resume point."""
+    if not directory.is_dir():
+        return
+    store = SnapshotStore(directory)
+    for info in store.list():
+        if info.epoch > epoch:
+            info.path.unlink(missing_ok=True)
+
+
+def _density(g: NeuronGraph) -> float:
+    return float(g.summary().density)
+
+
+def _evaluate(ctx: Context) -> dict:
+    d = ctx.data
+    row = {
+        "train_acc": accuracy(ctx.model, d.x_train, d.y_train),
+        "test_acc": accuracy(ctx.model, d.x_test, d.y_test),
+    }
+    if "validation" in ctx.state:
+        row["val_acc"] = accuracy(ctx.model, *ctx.state["validation"])
+    return row
+
+
+def _grow(
+    ctx: Context, rules, analyzers, trainer, phase, row: dict, snapshots
+) -> tuple[dict | None, bool]:
+    """One growth opportunity: analyse, propose, select, apply, recompile. Returns the event
+    (None if nothing was proposed) and whether the network has no extrema left."""
+    cfg = ctx.config
+    g = ctx.graph
+    sync(g, ctx.model)
+    ctx.results = {a.name: a.analyze(ctx) for a in analyzers}
+    ex = ctx.results.get("extrema")
+    no_extrema = ex is not None and not ex.dead and not ex.saturated
+    proposals = []
+    for rule in rules:
+        proposals.extend(rule.propose(ctx, phase.max_structures))
+    if cfg.stop.max_parameters is not None:
+        room = cfg.stop.max_parameters - parameter_count(g)
+        proposals = [p for p in proposals if p.cost <= room]
+    winner, scores = select(ctx, proposals, trainer, cfg.tournament)
+    if winner is None or not ctx.state["economy"].spend():
+        return None, no_extrema
+    before = parameter_count(g)
+    acc_before = row.get("val_acc", row["test_acc"])
+    rep = winner.apply(g)
+    g.check()
+    ctx.model, ctx.optimizer = recompile(g, ctx.model, ctx.optimizer)
+    ctx.state["monitor"].rebind(ctx.model)
+    after_row = _evaluate(ctx)
+    sync(g, ctx.model)
+    if cfg.snapshots.on_growth:
+        snapshots.add(g, epoch=ctx.epoch, step=ctx.step, phase=phase.name,
+                      reason=f"growth: {winner.rule}", metrics={"accuracy": acc_before})  # fmt: skip
+    best = next((s for s in scores if s.rule == winner.rule), None)
+    event = {
+        "epoch": ctx.epoch, "step": ctx.step, "rule": winner.rule, "reason": winner.reason,
+        "phase": phase.name, "edges_added": int(rep.edges_added.size),
+        "edges_removed": int(rep.edges_removed.size), "neurons_added": int(rep.neurons_added.size),
+        "neurons_removed": int(rep.neurons_removed.size), "parameters_before": before,
+        "parameters_after": parameter_count(g), "accuracy_before": acc_before,
+        "accuracy_after": after_row.get("val_acc", after_row["test_acc"]),
+        "score": None if best is None else best.score,
+        "details": {"candidates": [s.__dict__ for s in scores],
+                    "extrema": None if ex is None else {"dead": len(ex.dead), "saturated": len(ex.saturated)},
+                    "test_acc_before": row["test_acc"], "test_acc_after": after_row["test_acc"]},
+    }  # fmt: skip
+    return event, no_extrema
+
+
+def _stop_reason(
+    config: EvolutionConfig, ctx: Context, loop: dict, sel: float, no_extrema: bool
+) -> str | None:
+    s = config.stop
+    if loop["best"] is None or sel > loop["best"]:
+        loop["best"], loop["since_best"] = sel, 0
+    else:
+        loop["since_best"] += 1
+    if s.target_accuracy is not None and sel >= s.target_accuracy:
+        return f"target accuracy {s.target_accuracy} reached ({sel:.3f})"
+    if s.max_steps is not None and ctx.step >= s.max_steps:
+        return f"step budget {s.max_steps} spent"
+    if s.patience is not None and loop["since_best"] >= s.patience:
+        return f"no better accuracy for {s.patience} epochs"
+    if s.when_no_extrema and no_extrema:
+        return "no extrema left"
+    return None
+
+
+def _lr_hook(config: EvolutionConfig, ctx: Context):
+    if config.training.lr_schedule == "none":
+        return None
+    from .learning_rates import apply_multipliers
+
+    return apply_multipliers(ctx.model, ctx.optimizer, _lr_multipliers(config, ctx, []))
+
+
+def _lr_multipliers(config: EvolutionConfig, ctx: Context, events: list[dict]):
+    from . import learning_rates as lr
+
+    schedule = lr.schedule_by_name(config.training.lr_schedule)
+    return schedule(
+        lr.LRState(
+            graph=ctx.graph, epoch=ctx.epoch, step=ctx.step, phase=config.phase_at(ctx.epoch).name,
+            base_lr=config.training.lr, events=events, model=ctx.model,
+        )
+    )  # fmt: skip
+
+
+def _progress(it, on: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc="evolving", unit="epoch", disable=None if on else True, leave=False)
