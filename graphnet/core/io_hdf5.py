@@ -11,14 +11,19 @@ Format ``graphnet.NeuronGraph`` version 1, one file per graph::
                            (a reason HDF5 cannot hold as a string, with a NUL or a lone
                            surrogate, is stored JSON-escaped as attr reason_json instead)
 
+:func:`write_graph` / :func:`read_graph` (and :func:`write_log` / :func:`read_log` for edit
+records alone) put the same layout in a group of a larger file.
+
 Every dataset carries a Fletcher-32 checksum, so flipped bytes are caught on load. Loading
 reads arrays and JSON only: it never unpickles or executes anything from the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +38,16 @@ from .vocab import ACTIVATIONS, ROLES
 if TYPE_CHECKING:
     from .graph import NeuronGraph
 
-__all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "save",
+    "load",
+    "write_graph",
+    "read_graph",
+    "write_log",
+    "read_log",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 
 FORMAT = "graphnet.NeuronGraph"
 FORMAT_VERSION = 1
@@ -63,35 +77,105 @@ def save(g: NeuronGraph, path: str | os.PathLike) -> None:
     """
     import h5py
 
-    ids = g.neuron_ids
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update(
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "next_edge_id": g.next_edge_id,
-                "next_neuron_id": g.next_neuron_id,
-                "step": int(g.step),
-                "roles": json.dumps(ROLES),
-                "activations": json.dumps(ACTIVATIONS),
-            }
-        )
-        neurons = f.create_group("neurons")
-        _dataset(neurons, "id", ids)
-        for name in _NEURON_COLS:
-            _dataset(neurons, name, g._neurons.view(name)[ids])
-        edges = f.create_group("edges")
-        for name in _EDGE_COLS:
-            _dataset(edges, name, g._edges.view(name))
-        io = f.create_group("io")
-        _dataset(io, "inputs", np.asarray(g.inputs, np.int64))
-        _dataset(io, "outputs", np.asarray(g.outputs, np.int64))
-        tags = {
-            on: {k: [[i, v] for i, v in t.items()] for k, t in g._tags[on].items()}
-            for on in g._tags
+        write_graph(f, g)
+
+
+def write_graph(group: Any, g: NeuronGraph) -> None:
+    """Write ``g`` (state and edit log) into an open, empty h5py group, laid out as :func:`save`
+    lays out a whole file (for files that hold a graph beside other data).
+
+    Examples
+    --------
+    >>> import graphnet as gn, h5py, tempfile, os
+    >>> g = gn.mlp([4, 3, 2], density=0.5, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "two.h5")
+    >>> with h5py.File(path, "w") as f:
+    ...     write_graph(f.create_group("a"), g)
+    >>> with h5py.File(path, "r") as f:
+    ...     read_graph(f["a"], path).equals(g)
+    True
+    """
+    ids = g.neuron_ids
+    group.attrs.update(
+        {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "next_edge_id": g.next_edge_id,
+            "next_neuron_id": g.next_neuron_id,
+            "step": int(g.step),
+            "roles": json.dumps(ROLES),
+            "activations": json.dumps(ACTIVATIONS),
         }
-        f.create_group("tags").attrs["json"] = json.dumps(tags)
-        _save_log(f.create_group("log"), g.log)
+    )
+    neurons = group.create_group("neurons")
+    _dataset(neurons, "id", ids)
+    for name in _NEURON_COLS:
+        _dataset(neurons, name, g._neurons.view(name)[ids])
+    edges = group.create_group("edges")
+    for name in _EDGE_COLS:
+        _dataset(edges, name, g._edges.view(name))
+    io = group.create_group("io")
+    _dataset(io, "inputs", np.asarray(g.inputs, np.int64))
+    _dataset(io, "outputs", np.asarray(g.outputs, np.int64))
+    tags = {
+        on: {k: [[i, v] for i, v in t.items()] for k, t in g._tags[on].items()} for on in g._tags
+    }
+    group.create_group("tags").attrs["json"] = json.dumps(tags)
+    _save_log(group.create_group("log"), g.log)
+
+
+def read_graph(group: Any, path: str | os.PathLike) -> NeuronGraph:
+    """Read a graph written by :func:`write_graph` from an open h5py group; the result is
+    checked before it is returned.
+
+    Raises
+    ------
+    GraphFileError
+        Naming ``path`` (the file that holds ``group``), if the graph in it is corrupt.
+
+    Examples
+    --------
+    See :func:`write_graph`.
+    """
+    path = Path(path)
+    with _file_errors(path):
+        return _read(group, path)
+
+
+def write_log(group: Any, records: Iterable[EditRecord]) -> None:
+    """Write edit records into an open, empty h5py group, laid out as a file's ``/log``.
+
+    Examples
+    --------
+    >>> import graphnet as gn, h5py, tempfile, os
+    >>> g = gn.mlp([3, 2], density=1.0, seed=0)
+    >>> g.remove_edges([0], reason="pruned")
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.h5")
+    >>> with h5py.File(path, "w") as f:
+    ...     write_log(f.create_group("log"), g.log)
+    >>> with h5py.File(path, "r") as f:
+    ...     [(r.op, r.reason, r.ids.tolist()) for r in read_log(f["log"], path)]
+    [('remove_edges', 'pruned', [0])]
+    """
+    _save_log(group, records if isinstance(records, EditLog) else EditLog(records))
+
+
+def read_log(group: Any, path: str | os.PathLike) -> EditLog:
+    """Read edit records written by :func:`write_log` (or a graph's ``log`` group).
+
+    Raises
+    ------
+    GraphFileError
+        Naming ``path`` (the file that holds ``group``), if a record is corrupt.
+
+    Examples
+    --------
+    See :func:`write_log`.
+    """
+    path = Path(path)
+    with _file_errors(path):
+        return _read_log(group, path)
 
 
 def _save_log(group, log: EditLog) -> None:
@@ -145,9 +229,15 @@ def load(path: str | os.PathLike) -> NeuronGraph:
     path = Path(path)
     if not path.is_file():
         raise GraphFileError(f"{path}: no such file")
+    with _file_errors(path), h5py.File(path, "r") as f:
+        return _read(f, path)
+
+
+@contextlib.contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """Turn any failure to read the graph in ``path`` into a GraphFileError naming it."""
     try:
-        with h5py.File(path, "r") as f:
-            return _read(f, path)
+        yield
     except GraphFileError:
         raise
     except GraphError as err:

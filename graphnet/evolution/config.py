@@ -32,6 +32,7 @@ __all__ = [
     "TournamentConfig",
     "SnapshotConfig",
     "StopConfig",
+    "LoggingConfig",
     "RULE_NAMES",
     "load_config",
 ]
@@ -158,6 +159,16 @@ class SnapshotConfig(_Model):
     full_every: int = Field(default=5, ge=1)
 
 
+class LoggingConfig(_Model):
+    """Where metrics and events go besides the run directory's own files."""
+
+    wandb: bool | None = Field(
+        default=None, description="W&B (offline) when installed; True insists, False never"
+    )
+    tensorboard: bool = False
+    project: str = "graphnet"
+
+
 class StopConfig(_Model):
     """When a run ends: the first criterion met."""
 
@@ -215,6 +226,7 @@ class EvolutionConfig(_Model):
     tournament: TournamentConfig = Field(default_factory=TournamentConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     stop: StopConfig = Field(default_factory=StopConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     stabilisation_epochs: int = Field(default=10, ge=0, description="no growth right after growth")
     bootstrap_epochs: int = Field(default=15, ge=0, description="no growth before this epoch")
     analysis_samples: int = Field(default=512, ge=16, description="samples the analyzers read")

@@ -186,7 +186,7 @@ def evolve(
     config = _as_config(config)
     run_dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="graphnet-run-"))
     run_dir.mkdir(parents=True, exist_ok=True)
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, sinks=_sinks(run_dir, config))
     status = store.read_status()
     point = load_checkpoint(run_dir) if resume else None
     if point is not None:
@@ -198,8 +198,9 @@ def evolve(
         if status and status.get("status") == "finished":
             raise GraphError(f"{run_dir} holds a finished run; open it with graphnet.load_run")
     elif any(run_dir.iterdir()) and (store.metrics() or (run_dir / "snapshots").exists()):
+        store.close()
         _clear_run(run_dir)
-        store = RunStore(run_dir)
+        store = RunStore(run_dir, sinks=_sinks(run_dir, config))
 
     if data is None:
         data, validation = load_data(config)
@@ -311,8 +312,18 @@ def evolve(
     return Run(g, ctx.model, ctx.optimizer, config, run_dir, data, ctx.history, events, stopped)
 
 
+def _sinks(run_dir: Path, config: EvolutionConfig) -> list:
+    from .sinks import default_sinks
+
+    log = config.logging
+    return default_sinks(
+        run_dir, config.model_dump(mode="json"), wandb=log.wandb, tensorboard=log.tensorboard,
+        project=log.project,
+    )  # fmt: skip
+
+
 def _clear_run(run_dir: Path) -> None:
-    for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "status.json",
+    for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "run.json",
                  "checkpoint.json", "final.h5"):  # fmt: skip
         (run_dir / name).unlink(missing_ok=True)
     for sub in ("snapshots", "checkpoints"):

@@ -96,7 +96,7 @@ class Operation:
 
     >>> import graphnet as gn
     >>> g = gn.mlp([3, 2], density=0.5, seed=0)
-    >>> Operation("add_edges", ([0], [4])).apply(g)
+    >>> Operation("add_edges", ([1], [3])).apply(g)
     GrowthReport(add_edges: +1 edges)
     """
 
