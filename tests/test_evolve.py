@@ -320,3 +320,21 @@ def test_evolve_rejects_bad_data(tmp_path):
     bad.x_train[3, 5] = float("nan")
     with pytest.raises(gn.GraphError, match="row 3, feature 5 is nan"):
         gn.evolve(SMALL, dir=tmp_path, data=bad)
+
+
+@pytest.mark.parametrize("schedule", ["recommended", "dual", "sedimentary"])
+def test_learning_rate_schedules_run_inside_evolve(tmp_path, schedule):
+    cfg = {**SMALL, "stop": {"max_epochs": 6}, "training": {"lr_schedule": schedule}}
+    run = gn.evolve(cfg, dir=tmp_path)
+    assert run.events and np.isfinite(run.history[-1]["loss"])
+    plain = gn.evolve({**SMALL, "stop": {"max_epochs": 6}}, dir=tmp_path / "plain")
+    # the multipliers change training: the losses differ from the unscaled run's
+    assert [h["loss"] for h in run.history] != [h["loss"] for h in plain.history]
+
+
+def test_rigl_rule_inside_evolve(tmp_path):
+    cfg = {**SMALL, "stop": {"max_epochs": 5}, "rules": [{"name": "rigl"}]}
+    run = gn.evolve(cfg, dir=tmp_path)
+    assert run.events and all(e["rule"] == "rigl" for e in run.events)
+    assert all(e["edges_added"] == e["edges_removed"] > 0 for e in run.events)
+    run.graph.check()

@@ -91,9 +91,14 @@ class TrainingConfig(_Model):
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD only")
     batch_size: int = Field(default=64, ge=1)
-    lr_schedule: Literal["none", "recommended", "dual", "cascade", "sedimentary"] = Field(
-        default="none", description="per-edge learning-rate multipliers (learning_rates module)"
-    )
+    lr_schedule: Literal[
+        "none", "recommended", "cascade", "dual", "age", "components", "pretrained",
+        "growth_aware", "warmup", "lars", "freezing", "event_decay", "sparsity", "sedimentary",
+    ] = Field(
+        default="none",
+        description="per-edge and per-neuron learning-rate multipliers (learning_rates module)",
+    )  # fmt: skip
+    lr_options: dict[str, Any] = Field(default_factory=dict, description="the schedule's options")
 
 
 class SpikeConfig(_Model):

@@ -220,7 +220,7 @@ def evolve(
         store.write_config(config.model_dump(mode="json"))
         loop = {"epoch": 0, "step": 0, "last_growth": None, "best": None, "since_best": 0,
                 "best_snapshot": None, "elapsed": 0.0, "history": [], "events": [],
-                "economy": None}  # fmt: skip
+                "economy": None, "grown": []}  # fmt: skip
     else:
         g, states, loop = point
         model = compile_graph(g)
@@ -252,7 +252,7 @@ def evolve(
         g.step = ctx.step
         phase = config.phase_at(epoch)
         if lr_hook is not None:
-            lr_hook.update(_lr_multipliers(config, ctx, events))
+            lr_hook.update(_lr_multipliers(config, ctx, loop["grown"]))
         t0 = time.perf_counter()
         fit = trainer.train(ctx)
         t1 = time.perf_counter()
@@ -263,6 +263,8 @@ def evolve(
         if why_not is None:
             event, no_extrema = _grow(ctx, rules, analyzers, trainer, phase, row, snapshots)
             if event is not None:
+                ids = event.pop("ids")
+                loop["grown"].append({"epoch": epoch, **ids})
                 events.append(event)
                 store.log_event(event)
                 loop["last_growth"] = epoch
@@ -395,6 +397,7 @@ def _grow(
         "parameters_after": parameter_count(g), "accuracy_before": acc_before,
         "accuracy_after": after_row.get("val_acc", after_row["test_acc"]),
         "score": None if best is None else best.score,
+        "ids": {"edges_added": rep.edges_added.tolist(), "neurons_added": rep.neurons_added.tolist()},
         "details": {"candidates": [s.__dict__ for s in scores],
                     "extrema": None if ex is None else {"dead": len(ex.dead), "saturated": len(ex.saturated)},
                     "test_acc_before": row["test_acc"], "test_acc_after": after_row["test_acc"]},
@@ -429,10 +432,15 @@ def _lr_hook(config: EvolutionConfig, ctx: Context):
     return apply_multipliers(ctx.model, ctx.optimizer, _lr_multipliers(config, ctx, []))
 
 
-def _lr_multipliers(config: EvolutionConfig, ctx: Context, events: list[dict]):
+def _lr_multipliers(config: EvolutionConfig, ctx: Context, grown: list[dict]):
     from . import learning_rates as lr
 
-    schedule = lr.schedule_by_name(config.training.lr_schedule)
+    events = [
+        {"epoch": e["epoch"], "edges_added": np.asarray(e["edges_added"], np.int64),
+         "neurons_added": np.asarray(e["neurons_added"], np.int64)}
+        for e in grown
+    ]  # fmt: skip
+    schedule = lr.schedule_by_name(config.training.lr_schedule, **config.training.lr_options)
     return schedule(
         lr.LRState(
             graph=ctx.graph, epoch=ctx.epoch, step=ctx.step, phase=config.phase_at(ctx.epoch).name,
