@@ -185,7 +185,7 @@ class StopConfig(_Model):
         default=None, ge=1, description="epochs without a better validation accuracy"
     )
     when_no_extrema: bool = Field(
-        default=False, description="stop once no dead or saturated neuron is left (after bootstrap)"
+        default=True, description="stop once no dead or saturated neuron is left (after bootstrap)"
     )
 
 
