@@ -42,6 +42,7 @@ SMALL = {
     ],
     "rules": [{"name": n} for n in sorted(PRESERVING)],
     "tournament": {"train_steps": 2, "max_candidates": 3},
+    "checkpoint_every": 2,
     "progress": False,
 }
 

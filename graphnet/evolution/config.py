@@ -177,7 +177,7 @@ class LoggingConfig(_Model):
 class StopConfig(_Model):
     """When a run ends: the first criterion met."""
 
-    max_epochs: int = Field(default=60, ge=1)
+    max_epochs: int = Field(default=150, ge=1, description="the three phases need 100+")
     target_accuracy: float | None = Field(default=None, gt=0, le=1)
     max_parameters: int | None = Field(default=None, ge=1)
     max_steps: int | None = Field(default=None, ge=1)
@@ -235,7 +235,7 @@ class EvolutionConfig(_Model):
     stabilisation_epochs: int = Field(default=10, ge=0, description="no growth right after growth")
     bootstrap_epochs: int = Field(default=15, ge=0, description="no growth before this epoch")
     analysis_samples: int = Field(default=512, ge=16, description="samples the analyzers read")
-    checkpoint_every: int = Field(default=1, ge=1, description="epochs between resume points")
+    checkpoint_every: int = Field(default=5, ge=1, description="epochs between resume points")
     progress: bool = True
 
     def __init__(self, **data: Any) -> None:
