@@ -339,3 +339,20 @@ def test_rigl_rule_inside_evolve(tmp_path):
     assert run.events and all(e["rule"] == "rigl" for e in run.events)
     assert all(e["edges_added"] == e["edges_removed"] > 0 for e in run.events)
     run.graph.check()
+
+
+def test_tournament_by_information_scores_every_candidate(tmp_path):
+    cfg = {
+        **SMALL,
+        "stop": {"max_epochs": 5},
+        "tournament": {"metric": "information", "train_steps": 2},
+    }
+    run = gn.evolve(cfg, dir=tmp_path)
+    scored = [c for e in run.events for c in e["details"]["candidates"]]
+    assert scored and all(np.isfinite(c["score"]) for c in scored)
+    # information in nats is not an accuracy: some metric lies outside [0, 1] or differs from it
+    assert all(c["metric"] >= 0 for c in scored)
+    for e in run.events:
+        if e["details"]["candidates"]:
+            best = max(e["details"]["candidates"], key=lambda c: c["score"])
+            assert best["rule"] == e["rule"]
