@@ -42,7 +42,7 @@ from .snapshots import SnapshotStore, should_snapshot
 from .tournament import select
 from .trainer import EpochTrainer, make_optimizer
 
-__all__ = ["evolve", "Run", "seed_network", "load_data"]
+__all__ = ["evolve", "Run", "seed_network", "load_data", "dense_parameters"]
 
 
 @dataclass
@@ -309,9 +309,44 @@ def evolve(
             break
     sync(g, ctx.model)
     save(g, run_dir / "final.h5")
+    _summarise(run_dir, config, g, ctx, events, stopped, time.perf_counter() - start)
     store.mark("finished")
     store.close()
     return Run(g, ctx.model, ctx.optimizer, config, run_dir, data, ctx.history, events, stopped)
+
+
+def dense_parameters(sizes: list[int]) -> int:
+    """Parameters of the dense MLP with these level widths (weights and biases).
+
+    >>> dense_parameters([64, 128, 64, 10])
+    17226
+    """
+    return int(sum(a * b + b for a, b in zip(sizes, sizes[1:])))
+
+
+def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wall: float) -> None:
+    from .records import RunSummary, write_summary
+
+    last = ctx.history[-1] if ctx.history else {}
+    vals = [h["extra"]["val_acc"] for h in ctx.history if "val_acc" in h.get("extra", {})]
+    sizes = [len(g.inputs), *config.network.hidden, len(g.outputs)]
+    write_summary(
+        run_dir,
+        RunSummary(
+            method="grow", dataset=config.data.name, seed=config.seed,
+            hidden=list(config.network.hidden), start_density=config.network.density,
+            density=_density_mlp(g, sizes), parameters=parameter_count(g),
+            dense_parameters=dense_parameters(sizes), edges=g.num_edges, neurons=g.num_neurons,
+            levels=g.num_levels, events=len(events), epochs=len(ctx.history),
+            test_acc=last.get("test_acc", 0.0), val_acc=vals[-1] if vals else None,
+            best_val_acc=max(vals) if vals else None, wall_time=wall, stopped=stopped,
+        ),
+    )  # fmt: skip
+
+
+def _density_mlp(g: NeuronGraph, sizes: list[int]) -> float:
+    """Edges over the dense MLP's edge count (skips count as edges too; capped at 1)."""
+    return min(1.0, g.num_edges / max(1, sum(a * b for a, b in zip(sizes, sizes[1:]))))
 
 
 def _sinks(run_dir: Path, config: EvolutionConfig) -> list:

@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from graphnet.core.errors import GraphFileError
 
-__all__ = ["EpochMetrics", "GrowthEvent", "read_jsonl"]
+__all__ = [
+    "EpochMetrics",
+    "GrowthEvent",
+    "RunSummary",
+    "read_jsonl",
+    "write_summary",
+    "read_summary",
+]
 
 _Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 _Count = Annotated[int, Field(ge=0)]
@@ -105,6 +112,73 @@ class GrowthEvent(_Record):
         except (TypeError, ValueError) as err:
             raise ValueError(f"details must be JSON data with finite numbers ({err})") from None
         return value
+
+
+class RunSummary(_Record):
+    """What a finished run reached, one per run directory (``summary.json``): the record a
+    report compares across methods and seeds.
+
+    ``method`` is ``"grow"`` for :func:`graphnet.evolve`, or the baseline's name (``dense``,
+    ``random``, ``set``, ``rigl``); ``dense_parameters`` counts the dense MLP of the same
+    widths, so ``parameters / dense_parameters`` is the share a run uses.
+
+    Examples
+    --------
+    >>> s = RunSummary(method="grow", dataset="digits", seed=0, hidden=[128, 64], start_density=0.02,
+    ...     density=0.05, parameters=900, dense_parameters=17226, edges=700, neurons=266,
+    ...     levels=4, events=5, epochs=150, test_acc=0.9, wall_time=7.0)
+    >>> round(s.parameter_share, 3)
+    0.052
+    """
+
+    method: str = Field(min_length=1)
+    dataset: str
+    seed: int
+    hidden: list[int]
+    start_density: _Unit
+    density: _Unit
+    parameters: _Count
+    dense_parameters: _Count
+    edges: _Count
+    neurons: _Count
+    levels: _Count
+    events: _Count
+    epochs: _Count
+    test_acc: _Unit
+    val_acc: _Unit | None = None
+    best_val_acc: _Unit | None = None
+    wall_time: float = Field(ge=0.0)
+    stopped: str = ""
+    label: str = ""
+
+    @property
+    def parameter_share(self) -> float:
+        return self.parameters / max(1, self.dense_parameters)
+
+
+def write_summary(directory: str | Path, summary: RunSummary) -> None:
+    """Write ``summary.json`` into a run directory, atomically."""
+    from graphnet.core.atomic import atomic_path
+
+    with atomic_path(Path(directory) / "summary.json") as tmp:
+        tmp.write_text(summary.model_dump_json(indent=2))
+
+
+def read_summary(directory: str | Path) -> RunSummary:
+    """Read a run directory's ``summary.json``.
+
+    Raises
+    ------
+    GraphFileError
+        If it is missing (the run did not finish) or not a valid summary.
+    """
+    path = Path(directory) / "summary.json"
+    if not path.is_file():
+        raise GraphFileError(f"{directory}: no summary.json (not a finished graphnet run)")
+    try:
+        return RunSummary.model_validate_json(path.read_text())
+    except ValidationError as err:
+        raise GraphFileError(f"{path}: not a valid run summary ({_explain(err)})") from None
 
 
 _R = TypeVar("_R", bound=BaseModel)
