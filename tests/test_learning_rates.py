@@ -92,15 +92,14 @@ def test_component_of_untagged_and_tagged():
     assert set(c.names("edge")[CLONE_E]) == {"clone"} and c.names("edge")[0] == "scaffold"
 
 
-def test_component_tag_wins_and_unknown_values_are_refused():
+def test_component_tag_wins_and_unknown_values_are_new():
     g = grown()
     g.tag("edge", "component", [0], "residual")
     g.tag("neuron", "component", [18], "level")
     c = component_of(g)
     assert c.names("edge")[0] == "residual" and c.names("neuron")[18] == "level"
-    g.tag("edge", "component", [1], "magic")
-    with pytest.raises(gn.GraphError, match="edge 1 has component tag 'magic'"):
-        component_of(g)
+    g.tag("edge", "component", [1], "magic")  # a user's own rule: new structure
+    assert component_of(g).names("edge")[1] == "new"
 
 
 def test_schedules_leave_the_graph_alone():

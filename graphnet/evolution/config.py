@@ -47,6 +47,7 @@ RULE_NAMES = (
     "set",
     "rigl",
     "residual",
+    "gradient_edges",
 )
 """Growth rules :func:`graphnet.evolve` knows by name (see ``graphnet.evolution.rules``)."""
 

@@ -361,7 +361,7 @@ def _sinks(run_dir: Path, config: EvolutionConfig) -> list:
 
 def _clear_run(run_dir: Path) -> None:
     for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "run.json",
-                 "checkpoint.json", "final.h5"):  # fmt: skip
+                 "checkpoint.json", "final.h5", "summary.json"):  # fmt: skip
         (run_dir / name).unlink(missing_ok=True)
     for sub in ("snapshots", "checkpoints"):
         shutil.rmtree(run_dir / sub, ignore_errors=True)

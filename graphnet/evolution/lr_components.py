@@ -28,7 +28,8 @@ KINDS = (
     "rewire",
     "proportional",
 )
-"""Element kinds, indexed by the codes :func:`component_of` returns. The first five are the
+"""Element kinds, indexed by the codes :func:`component_of` returns (a ``component`` tag of any
+other name — a user's own rule — counts as ``new``). The first five are the
 coarse kinds; ``route`` ... ``proportional`` are the evolution system's other components, all
 of which count as ``new`` (:meth:`Components.mask` with ``"new"`` selects codes >= 4)."""
 
@@ -50,13 +51,9 @@ def _component_codes(g: NeuronGraph, on: str, ids: np.ndarray) -> tuple[np.ndarr
     tags = g.tags(on, "component")
     pos, found = _positions(ids, list(tags))
     codes = np.empty(pos.size, np.int8)
-    for i, (e, value) in enumerate(tags.items()):
-        if value not in _COMPONENT_CODE:
-            raise GraphError(
-                f"{on} {e} has component tag {value!r}; expected one of "
-                f"{', '.join(_COMPONENT_CODE)}"
-            )
-        codes[i] = _COMPONENT_CODE[value]
+    for i, value in enumerate(tags.values()):
+        # a component of a user's own rule (any other name) is new structure
+        codes[i] = _COMPONENT_CODE.get(value, _NEW)
     return pos[found], codes[found]
 
 

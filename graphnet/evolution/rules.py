@@ -17,6 +17,7 @@ proportional         new edges in proportion to the network's size, preferring f
                      (optionally pruning as many weak edges: constant sparsity)
 set / rigl           drop the weakest edges, regrow at random / where gradients are largest
 residual             a residual block above the level with the most extrema
+gradient_edges       the absent edges with the largest loss gradient (RigL's growth half)
 ===================  =====================================================================
 
 The seeds' "reciprocal" connections (20% of routed pairs also joined backwards) cannot exist
@@ -48,6 +49,7 @@ __all__ = [
     "ProportionalGrowth",
     "Rewiring",
     "ResidualBlocks",
+    "GradientEdges",
     "make_rule",
 ]
 
@@ -412,6 +414,45 @@ class Rewiring:
         return [Proposal(self.name, f"{self.method} rewiring of {frac:.1%}", [op], 0, n, "rewire")]
 
 
+class GradientEdges:
+    """The ``ratio`` x (current edges) absent edges whose loss gradient is largest (RigL's
+    growth half, without its drop), at weight 0: where the loss says a connection would help
+    most, skips included."""
+
+    name = "gradient_edges"
+    needs: tuple[str, ...] = ()
+
+    def __init__(self, ratio: float = 0.1):
+        self.ratio = ratio
+
+    def propose(self, ctx: Context, budget: int) -> list[Proposal]:
+        import torch
+
+        from graphnet.growth.rewire import edge_gradients
+
+        g = ctx.graph
+        k = min(budget, max(1, math.ceil(self.ratio * g.num_edges)))
+        x, y = ctx.analysis_batch()
+        grads = edge_gradients(g, ctx.model, (x, y), torch.nn.CrossEntropyLoss(), top_k=k)
+        top = np.argsort(-np.abs(grads["grad"]), kind="stable")[:k]
+        s, d = grads["src"][top], grads["dst"][top]
+        if not s.size:
+            return []
+        op = Operation(
+            "add_edges", (s.tolist(), d.tolist()), {"reason": f"{self.name}: {s.size} edges"}
+        )
+        return [
+            Proposal(
+                self.name,
+                f"{s.size} edges where the loss gradient is largest",
+                [op],
+                int(s.size),
+                int(s.size),
+                "gradient",
+            )
+        ]
+
+
 class ResidualBlocks:
     """A residual block of ``width`` neurons above the hidden level with the most extrema."""
 
@@ -462,6 +503,7 @@ _RULES = {
     "set": lambda **kw: Rewiring("set", **kw),
     "rigl": lambda **kw: Rewiring("rigl", **kw),
     "residual": ResidualBlocks,
+    "gradient_edges": GradientEdges,
 }
 
 
