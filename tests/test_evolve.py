@@ -26,6 +26,7 @@ PRESERVING = {
     "bottleneck_level",
     "proportional",
     "residual",
+    "gradient_edges",
 }
 
 # Small and quick, but every mechanism fires: a 1%-dense seed, growth from epoch 2, every
@@ -40,7 +41,7 @@ SMALL = {
         {"name": "coarse", "start_epoch": 0, "max_structures": 12},
         {"name": "medium", "start_epoch": 5, "max_structures": 30},
     ],
-    "rules": [{"name": n} for n in sorted(PRESERVING)],
+    "rules": [{"name": n} for n in sorted(PRESERVING - {"gradient_edges"})],
     "tournament": {"train_steps": 2, "max_candidates": 3},
     "checkpoint_every": 2,
     "progress": False,
@@ -206,7 +207,7 @@ def test_every_rule_proposes_legal_function_preserving_edits():
     flow = {"bottlenecks": [2]}
     cfg = gn.EvolutionConfig()
     for name in RULE_NAMES:
-        if name == "rigl":
+        if name in ("rigl", "gradient_edges"):  # need data: tested inside evolve
             continue
         h = g.copy()
         ctx = Context(h, gn.compile(h), None, None, cfg, epoch=20)
@@ -356,3 +357,13 @@ def test_tournament_by_information_scores_every_candidate(tmp_path):
         if e["details"]["candidates"]:
             best = max(e["details"]["candidates"], key=lambda c: c["score"])
             assert best["rule"] == e["rule"]
+
+
+def test_gradient_edges_rule_grows_where_the_loss_points(tmp_path):
+    cfg = {**SMALL, "stop": {"max_epochs": 6}, "rules": [{"name": "gradient_edges"}]}
+    run = gn.evolve(cfg, dir=tmp_path)
+    assert run.events and all(e["rule"] == "gradient_edges" for e in run.events)
+    for e in run.events:
+        assert e["edges_added"] > 0 and e["edges_removed"] == 0
+        assert e["accuracy_after"] == e["accuracy_before"]
+    run.graph.check()
