@@ -77,10 +77,20 @@ class NetworkConfig(_Model):
 
 
 class DataConfig(_Model):
-    """The data set: embedded ones only (nothing is downloaded)."""
+    """The data set: embedded or generated ones, or files a user already has (``path``);
+    nothing is ever downloaded."""
 
-    name: Literal["digits"] = "digits"
-    test_fraction: float = Field(default=0.25, gt=0, lt=1)
+    name: Literal["digits", "mnist1d", "mnist", "fashion-mnist"] = "digits"
+    path: str | None = Field(
+        default=None, description="IDX directory or .npz (mnist, fashion-mnist)"
+    )
+    test_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="re-split train+test (default: the data set's own split)",
+    )
+    samples: int | None = Field(default=None, ge=10, description="a class-balanced training subset")
     validation_fraction: float = Field(
         default=0.0, ge=0, lt=1, description="share of the training set held out for selection"
     )

@@ -29,7 +29,7 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.io_hdf5 import save
 from graphnet.train.classifier import accuracy, check_trainable
-from graphnet.train.data import Dataset, check_batch, digits
+from graphnet.train.data import Dataset, check_batch
 
 from .analyzers import make_analyzers
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -94,7 +94,12 @@ def load_data(config: EvolutionConfig) -> tuple[Dataset, tuple[torch.Tensor, tor
     >>> d.x_train.shape[0] + val[0].shape[0], d.x_test.shape[0]
     (1347, 450)
     """
-    d = digits(test_fraction=config.data.test_fraction, seed=config.seed)
+    from graphnet.train.datasets import load_dataset
+
+    c = config.data
+    d = load_dataset(
+        c.name, path=c.path, seed=config.seed, test_fraction=c.test_fraction, samples=c.samples
+    )
     share = config.data.validation_fraction
     if share <= 0:
         return d, None

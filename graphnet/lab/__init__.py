@@ -1,0 +1,1 @@
+"""Experiments: baselines, presets, sweeps, reports."""
