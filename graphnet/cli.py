@@ -1,16 +1,66 @@
 """The ``graphnet`` command.
 
-graphnet info FILE        summary of a saved graph (neurons per level, edges, density)
-graphnet check FILE       verify every invariant; exit 1 with the problem if one breaks
-graphnet graphml FILE OUT export a saved graph to GraphML
+graphnet grow                 grow a network from a sparse seed (defaults: digits, preset grow)
+graphnet train --method M     a fixed-structure baseline: dense, random, set, rigl (--ddp N)
+graphnet analyze RUN          analysis and plots of a finished run
+graphnet report RUN...        a Markdown (and HTML) report: mean ± std over seeds, plots
+graphnet export RUN           the final network as ONNX, GraphML or a PyG Data file
+graphnet sweep                data sets x methods x seeds, important runs first, resumable
+graphnet seed-search          the smallest sparse seeds that still learn
+graphnet info FILE            summary of a saved graph (also: check FILE, graphml FILE OUT)
+
+Every command prints one line starting with ``graphnet:`` and exits 1 on a bad file or value.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
 __all__ = ["main"]
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths like 256,128, got {text!r}") from None
+
+
+def _budget(text: str) -> tuple[str, float]:
+    try:
+        if text.endswith("%"):
+            return "share", float(text[:-1]) / 100.0
+        return "count", float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a parameter count or a share like 20%, got {text!r}"
+        ) from None
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", choices=["digits", "mnist1d", "mnist", "fashion-mnist"],
+                   help="data set (default digits, embedded; mnist needs --data-path)")  # fmt: skip
+    p.add_argument(
+        "--data-path", default=None, help="IDX directory or .npz for mnist / fashion-mnist"
+    )
+    p.add_argument("--hidden", type=_widths, default=None, help="hidden widths, e.g. 256,128")
+    p.add_argument("--epochs", type=int, default=None, help="epoch limit")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run directory (default runs/<what>-<dataset>-s<seed>)",
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="a YAML/JSON EvolutionConfig to start from"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,6 +68,88 @@ def _parser() -> argparse.ArgumentParser:
         prog="graphnet", description="Neural networks that grow their own structure."
     )
     sub = p.add_subparsers(dest="command", required=True)
+
+    grow = sub.add_parser("grow", help="grow a network from a sparse seed", description=(
+        "Grow a sparse seed network on a data set until it holds the parameter budget, train on, "
+        "and write the run directory with a report. Defaults: digits, preset 'grow' (a seed below "
+        "1%% of the dense MLP's edges, grown where the loss gradient points to 20%% of its parameters)."))  # fmt: skip
+    _data_args(grow)
+    grow.add_argument("--preset", default="grow", help="grow (default), seeds, cliff, indefinite")
+    grow.add_argument(
+        "--density", type=float, default=None, help="seed density (share of the dense MLP's edges)"
+    )
+    grow.add_argument(
+        "--rules",
+        default=None,
+        help="comma-separated growth rules, e.g. gradient_edges,dead_highways",
+    )
+    grow.add_argument(
+        "--budget",
+        type=_budget,
+        default=None,
+        help="parameter budget: a count or a share like 20%%",
+    )
+    grow.add_argument(
+        "--fresh", action="store_true", help="start afresh in an existing run directory"
+    )
+    grow.add_argument("--no-report", action="store_true", help="skip the report")
+
+    train = sub.add_parser("train", help="train a fixed-structure baseline")
+    _data_args(train)
+    train.add_argument("--method", required=True, choices=["dense", "random", "set", "rigl"])
+    train.add_argument(
+        "--density", type=float, default=None, help="share of the dense MLP's edges (not for dense)"
+    )
+    train.add_argument(
+        "--ddp",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on N processes (torch.distributed)",
+    )
+
+    an = sub.add_parser("analyze", help="analysis and plots of a finished run")
+    an.add_argument("run", type=Path)
+    an.add_argument("--out", type=Path, default=None, help="default RUN/analysis")
+
+    rep = sub.add_parser("report", help="a report over runs: mean ± std tables and plots")
+    rep.add_argument(
+        "runs", type=Path, nargs="+", help="run directories (or directories holding them)"
+    )
+    rep.add_argument("--out", type=Path, default=Path("report"))
+    rep.add_argument("--html", action="store_true", help="also write report.html")
+    rep.add_argument("--title", default="graphnet report")
+
+    ex = sub.add_parser("export", help="export a run's final network")
+    ex.add_argument("run", type=Path)
+    ex.add_argument("--onnx", type=Path, default=None)
+    ex.add_argument("--graphml", type=Path, default=None)
+    ex.add_argument("--pyg", type=Path, default=None, help="a torch.save'd torch_geometric Data")
+
+    sw = sub.add_parser("sweep", help="data sets x methods x seeds, resumable")
+    sw.add_argument("--preset", default="grow")
+    sw.add_argument("--datasets", default="digits", help="comma-separated")
+    sw.add_argument("--methods", default="grow,dense,random,set,rigl", help="comma-separated")
+    sw.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
+    sw.add_argument("--epochs", type=int, default=None)
+    sw.add_argument("--data-path", default=None)
+    sw.add_argument("--out", type=Path, default=Path("runs/sweep"))
+    sw.add_argument("--processes", type=int, default=1, help="local process pool size")
+    sw.add_argument("--ray", action="store_true", help="run the jobs on Ray")
+    sw.add_argument("--no-report", action="store_true")
+
+    ss = sub.add_parser("seed-search", help="the smallest sparse seeds that learn above chance")
+    ss.add_argument("--dataset", default="digits", choices=["digits", "mnist1d"])
+    ss.add_argument("--candidates", type=int, default=24)
+    ss.add_argument("--epochs", type=int, default=3)
+    ss.add_argument("--keep", type=int, default=5)
+    ss.add_argument(
+        "--margin", type=float, default=0.1, help="accuracy above chance a seed must reach"
+    )
+    ss.add_argument("--seed", type=int, default=0)
+    ss.add_argument("--processes", type=int, default=1)
+    ss.add_argument("--out", type=Path, default=None)
+
     info = sub.add_parser("info", help="print a summary of a saved graph")
     info.add_argument("file", help="an HDF5 graph written by graphnet.save")
     chk = sub.add_parser("check", help="verify every invariant of a saved graph")
@@ -37,13 +169,233 @@ def main(argv: list[str] | None = None) -> int:
     1
     """
     args = _parser().parse_args(argv)
-    import graphnet as gn
+    from graphnet.core.errors import GraphError
 
     try:
-        g = gn.load(args.file)
-    except gn.GraphError as err:
+        return _COMMANDS[args.command](args)
+    except (GraphError, OSError, ValueError) as err:  # bad input: one line, no traceback
         print(f"graphnet: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("graphnet: interrupted (a grow run resumes when started again)", file=sys.stderr)
+        return 130
+
+
+def _overrides(args) -> dict:
+    over: dict = {
+        "seed": args.seed,
+        "progress": not args.no_progress,
+        "training": {"device": args.device},
+    }
+    if args.data_path:
+        over["data"] = {"path": args.data_path}
+    if args.hidden is not None:
+        over["network"] = {"hidden": args.hidden}
+    if getattr(args, "density", None) is not None and args.command == "grow":
+        over.setdefault("network", {})["density"] = args.density
+    if args.epochs is not None:
+        over["stop"] = {"max_epochs": args.epochs}
+    if getattr(args, "rules", None):
+        over["rules"] = [{"name": r.strip()} for r in args.rules.split(",") if r.strip()]
+    return over
+
+
+def _config(args, preset: str):
+    from graphnet.evolution.config import load_config
+    from graphnet.lab.presets import merge, preset_config
+
+    over = _overrides(args)
+    if args.config is not None:
+        base = load_config(args.config).model_dump(mode="json")
+        over = merge(base, over)
+    budget = getattr(args, "budget", None)
+    if budget is not None:
+        kind, value = budget
+        if kind == "count":
+            over = merge(over, {"stop": {"max_parameters": int(value)}})
+    cfg = preset_config(preset, dataset=args.dataset, overrides=over)
+    if budget is not None and budget[0] == "share":
+        from graphnet.lab.presets import parameter_budget
+        from graphnet.train.datasets import dataset_info
+
+        info = dataset_info(args.dataset)
+        n = parameter_budget(budget[1], info["features"], cfg.network.hidden, info["classes"])
+        cfg = cfg.model_copy(update={"stop": cfg.stop.model_copy(update={"max_parameters": n})})
+    return cfg
+
+
+def _grow(args) -> int:
+    from graphnet.evolution.evolve import evolve
+    from graphnet.evolution.records import read_summary
+    from graphnet.lab.report import report
+
+    cfg = _config(args, args.preset)
+    out = args.out or Path("runs") / f"grow-{args.dataset}-s{args.seed}"
+    if (out / "summary.json").is_file() and not args.fresh:
+        raise FileExistsError(
+            f"{out} holds a finished run; pass --fresh to redo it or --out elsewhere"
+        )
+    print(f"graphnet grow: {args.dataset}, preset {args.preset}, seed {args.seed} -> {out}")
+    t0 = time.perf_counter()
+    run = evolve(cfg, dir=out, resume=not args.fresh)
+    s = read_summary(out)
+    rules: dict[str, int] = {}
+    for e in run.events:
+        rules[e["rule"]] = rules.get(e["rule"], 0) + 1
+    print(f"finished in {time.perf_counter() - t0:.1f} s ({s.stopped})")
+    print(f"  test accuracy   {s.test_acc:.4f}")
+    print(f"  density         {s.start_density:.4f} -> {s.density:.4f} of the dense MLP's edges")
+    print(
+        f"  parameters      {s.parameters:,} ({s.parameter_share:.1%} of the dense MLP's {s.dense_parameters:,})"
+    )
+    print(
+        f"  growth events   {s.events}"
+        + (f" ({', '.join(f'{k} x{v}' for k, v in rules.items())})" if rules else "")
+    )
+    print(f"  network         {run.graph!r}")
+    if not args.no_report:
+        path = report(
+            [out], out / "report", title=f"graphnet grow: {args.dataset}, seed {args.seed}"
+        )
+        print(f"  report          {path}")
+    return 0
+
+
+def _train(args) -> int:
+    from graphnet.lab.baselines import train_baseline
+
+    cfg = _config(args, "grow")
+    out = args.out or Path("runs") / f"{args.method}-{args.dataset}-s{args.seed}"
+    if args.ddp:
+        return _train_ddp(args, cfg, out)
+    density = args.density
+    if density is None and args.method != "dense":
+        from graphnet.lab.sweep import plan_sweep
+
+        density = plan_sweep(out, preset="grow", datasets=[args.dataset], methods=[args.method],
+                             seeds=[args.seed])[0].density  # fmt: skip
+    print(f"graphnet train: {args.method} on {args.dataset}, seed {args.seed} -> {out}")
+    res = train_baseline(args.method, cfg, density=density, dir=out)
+    s = res["summary"]
+    print(
+        f"  test accuracy {s.test_acc:.4f}, parameters {s.parameters:,} ({s.parameter_share:.1%} of dense), {s.wall_time:.1f} s"
+    )
+    return 0
+
+
+def _train_ddp(args, cfg, out: Path) -> int:
+    import graphnet as gn
+    from graphnet.evolution.evolve import load_data, seed_network
+    from graphnet.train.distributed import fit_distributed
+
+    if args.method not in ("dense", "random"):
+        raise ValueError("--ddp trains a fixed structure: use --method dense or random")
+    density = 1.0 if args.method == "dense" else (args.density or cfg.network.density)
+    cfg = cfg.model_copy(update={"network": cfg.network.model_copy(update={"density": density})})
+    data, _ = load_data(cfg)
+    g = seed_network(cfg, data.num_features, data.num_classes)
+    print(f"graphnet train --ddp {args.ddp}: {args.method} on {args.dataset} -> {out}")
+    g, history = fit_distributed(g, data, world_size=args.ddp, epochs=cfg.stop.max_epochs,
+                                 lr=cfg.training.lr, batch_size=cfg.training.batch_size, seed=cfg.seed)  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    gn.save(g, out / "final.h5")
+    (out / "history.json").write_text(json.dumps(history, indent=2))
+    print(
+        f"  test accuracy {history[-1]['test_acc']:.4f} after {len(history)} epochs; wrote {out / 'final.h5'}"
+    )
+    return 0
+
+
+def _analyze(args) -> int:
+    from graphnet.lab.run_analysis import analyze_run
+
+    out = args.out or args.run / "analysis"
+    analyze_run(args.run, out)
+    print(f"wrote {out / 'analysis.md'} and its plots")
+    return 0
+
+
+def _report(args) -> int:
+    from graphnet.lab.report import report
+
+    runs = []
+    for d in args.runs:
+        found = sorted(p.parent for p in d.rglob("summary.json")) if d.is_dir() else []
+        if not found:
+            raise FileNotFoundError(f"{d}: no finished graphnet run (summary.json) in it")
+        runs.extend(found)
+    path = report(runs, args.out, title=args.title, html=args.html)
+    print(f"wrote {path} ({len(runs)} runs)")
+    return 0
+
+
+def _export(args) -> int:
+    import graphnet as gn
+
+    g = gn.load(args.run / "final.h5") if args.run.is_dir() else gn.load(args.run)
+    if not (args.onnx or args.graphml or args.pyg):
+        raise ValueError("say what to export: --onnx FILE, --graphml FILE and/or --pyg FILE")
+    if args.onnx:
+        from compilers.export import export_onnx
+
+        export_onnx(gn.compile(g), args.onnx)
+        print(f"wrote {args.onnx}")
+    if args.graphml:
+        gn.write_graphml(g, args.graphml)
+        print(f"wrote {args.graphml}")
+    if args.pyg:
+        import torch
+
+        torch.save(gn.to_pyg(g), args.pyg)
+        print(f"wrote {args.pyg}")
+    return 0
+
+
+def _sweep(args) -> int:
+    from graphnet.lab.report import report
+    from graphnet.lab.sweep import parse_seeds, plan_sweep, run_sweep
+
+    over = {"stop": {"max_epochs": args.epochs}} if args.epochs else None
+    jobs = plan_sweep(args.out, preset=args.preset, datasets=args.datasets.split(","),
+                      methods=args.methods.split(","), seeds=parse_seeds(args.seeds),
+                      overrides=over, data_path=args.data_path)  # fmt: skip
+    done = sum(j.finished for j in jobs)
+    print(f"graphnet sweep: {len(jobs)} runs ({done} already finished) -> {args.out}")
+    run_sweep(jobs, processes=args.processes, ray=args.ray)
+    if not args.no_report:
+        path = report(
+            [Path(j.dir) for j in jobs],
+            args.out / "report",
+            title=f"graphnet sweep: {args.preset}",
+            html=True,
+        )
+        print(f"wrote {path}")
+    return 0
+
+
+def _seed_search(args) -> int:
+    from graphnet.lab.seed_search import seed_search
+
+    best = seed_search(args.dataset, candidates=args.candidates, epochs=args.epochs, keep=args.keep,
+                       margin=args.margin, seed=args.seed, processes=args.processes, out=args.out)  # fmt: skip
+    if not best:
+        print(
+            "graphnet: no candidate learned above chance; raise --epochs or --candidates",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{'rank':>4} {'hidden':>10} {'density':>8} {'params':>7} {'val acc':>8}")
+    for i, b in enumerate(best):
+        print(
+            f"{i:>4} {str(b['hidden']):>10} {b['density']:>8.3f} {b['parameters']:>7} {b['val_acc']:>8.3f}"
+        )
+    return 0
+
+
+def _graph_file(args) -> int:
+    import graphnet as gn
+
+    g = gn.load(args.file)
     if args.command == "info":
         print(f"{args.file}: {g!r}")
         print(g.summary())
@@ -52,11 +404,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif args.command == "check":
         print(f"{args.file}: ok ({g!r})")  # load() already ran g.check()
-    elif args.command == "graphml":
+    else:
         gn.write_graphml(g, args.out)
         print(f"wrote {args.out}")
     return 0
 
+
+_COMMANDS = {
+    "grow": _grow, "train": _train, "analyze": _analyze, "report": _report, "export": _export,
+    "sweep": _sweep, "seed-search": _seed_search, "info": _graph_file, "check": _graph_file,
+    "graphml": _graph_file,
+}  # fmt: skip
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -102,6 +102,7 @@ class TrainingConfig(_Model):
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD only")
     batch_size: int = Field(default=64, ge=1)
+    device: str = Field(default="cpu", description="cpu, cuda or cuda:N")
     lr_schedule: Literal[
         "none", "recommended", "cascade", "dual", "age", "components", "pretrained",
         "growth_aware", "warmup", "lars", "freezing", "event_decay", "sparsity", "sedimentary",

@@ -213,6 +213,11 @@ def evolve(
         validation = None
     for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
         check_batch(x, y, data.num_features, data.num_classes)
+    device = _device(config.training.device)
+    if device.type != "cpu":
+        data = Dataset(*(t.to(device) for t in (data.x_train, data.y_train, data.x_test, data.y_test)),
+                       data.num_classes, data.preprocessing)  # fmt: skip
+        validation = None if validation is None else tuple(t.to(device) for t in validation)
     rules = rules if rules is not None else [make_rule(r.name, **r.options) for r in config.rules]
     analyzers = analyzers if analyzers is not None else make_analyzers(rules)
     trainer = trainer or EpochTrainer()
@@ -220,7 +225,7 @@ def evolve(
     if point is None:
         g = seed_network(config, data.num_features, data.num_classes)
         check_trainable(g)
-        model = compile_graph(g)
+        model = compile_graph(g, device=device)
         optimizer = make_optimizer(model, config.training)
         store.write_config(config.model_dump(mode="json"))
         loop = {"epoch": 0, "step": 0, "last_growth": None, "best": None, "since_best": 0,
@@ -228,7 +233,7 @@ def evolve(
                 "economy": None, "grown": []}  # fmt: skip
     else:
         g, states, loop = point
-        model = compile_graph(g)
+        model = compile_graph(g, device=device)
         model.load_state_dict(states["model"])
         optimizer = make_optimizer(model, config.training)
         optimizer.load_state_dict(states["optimizer"])
@@ -362,6 +367,16 @@ def _sinks(run_dir: Path, config: EvolutionConfig) -> list:
         run_dir, config.model_dump(mode="json"), wandb=log.wandb, tensorboard=log.tensorboard,
         project=log.project,
     )  # fmt: skip
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GraphError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GraphError(f"device {name!r} asked for, but CUDA is not available here; use cpu")
+    return device
 
 
 def _clear_run(run_dir: Path) -> None:

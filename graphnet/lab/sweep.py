@@ -1,0 +1,175 @@
+"""Sweeps: a grid of (data set x method x seed) jobs over one preset, each job a run
+directory; the important jobs first, on a local process pool (or Ray), resumable.
+
+A job's priority orders the queue: seed 0 of every method before seed 1, grown runs before
+baselines (the comparison needs them first), then the data sets in the order given. A job whose
+directory holds ``summary.json`` is finished and skipped, so an interrupted sweep started again
+redoes nothing; a grown run that was cut short resumes from its last resume point.
+
+The baselines get the grown runs' parameter budget: ``random``, ``set`` and ``rigl`` run at the
+density whose edges plus biases equal the preset's ``stop.max_parameters``.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graphnet.core.errors import GraphError
+
+from .baselines import BASELINES
+from .presets import preset_config
+
+__all__ = ["Job", "plan_sweep", "run_job", "run_sweep", "METHODS"]
+
+METHODS = ("grow", *BASELINES)
+
+
+@dataclass(order=True)
+class Job:
+    """One run of a sweep; jobs sort by ``priority`` (smaller first)."""
+
+    priority: tuple
+    method: str = field(compare=False)
+    dataset: str = field(compare=False)
+    seed: int = field(compare=False)
+    config: dict = field(compare=False)
+    dir: str = field(compare=False)
+    density: float | None = field(compare=False, default=None)
+
+    @property
+    def finished(self) -> bool:
+        return (Path(self.dir) / "summary.json").is_file()
+
+
+def plan_sweep(
+    out: str | os.PathLike,
+    *,
+    preset: str = "grow",
+    datasets: list[str] = ("digits",),
+    methods: list[str] = METHODS,
+    seeds: list[int] = (0, 1, 2, 3, 4),
+    overrides: dict | None = None,
+    data_path: str | None = None,
+) -> list[Job]:
+    """The jobs of a sweep, sorted by priority (see the module docstring).
+
+    >>> jobs = plan_sweep("/tmp/s", methods=["grow", "dense"], seeds=[0, 1])
+    >>> [(j.method, j.seed) for j in jobs]
+    [('grow', 0), ('dense', 0), ('grow', 1), ('dense', 1)]
+    """
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise GraphError(f"unknown method {bad[0]!r}; known: {', '.join(METHODS)}")
+    jobs = []
+    for di, ds in enumerate(datasets):
+        extra = {"data": {"path": data_path}} if data_path else {}
+        cfg = preset_config(preset, dataset=ds, overrides={**(overrides or {}), **extra})
+        budget = cfg.stop.max_parameters
+        hidden = cfg.network.hidden
+        from graphnet.train.datasets import dataset_info
+
+        info = dataset_info(ds)
+        sizes = [info["features"], *hidden, info["classes"]]
+        dense_edges = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        biases = sum(hidden) + info["classes"]
+        for seed in seeds:
+            for mi, method in enumerate(methods):
+                c = cfg.model_copy(update={"seed": seed, "progress": False})
+                density = None
+                if method in ("random", "set", "rigl"):
+                    if budget is None:
+                        raise GraphError(
+                            f"preset {preset!r} has no parameter budget; baselines need one"
+                        )
+                    density = min(1.0, max(1e-6, (budget - biases) / dense_edges))
+                jobs.append(
+                    Job(
+                        (seed, mi, di), method, ds, seed, c.model_dump(mode="json"),
+                        str(Path(out) / ds / method / f"seed{seed}"), density,
+                    )
+                )  # fmt: skip
+    return sorted(jobs)
+
+
+def run_job(job: Job) -> dict:
+    """Run one job (in this process) and return its summary as a dict."""
+    import torch
+
+    from graphnet.evolution.evolve import evolve
+    from graphnet.evolution.records import read_summary
+
+    from .baselines import train_baseline
+
+    if job.finished:
+        return read_summary(job.dir).model_dump()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if job.method == "grow":
+        evolve(job.config, dir=job.dir)
+    else:
+        train_baseline(job.method, job.config, density=job.density, dir=job.dir)
+    return read_summary(job.dir).model_dump()
+
+
+def _run_job_single_thread(job: Job) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    return run_job(job)
+
+
+def run_sweep(
+    jobs: list[Job], *, processes: int = 1, ray: bool = False, progress: bool = True
+) -> list[dict]:
+    """Run the unfinished jobs in priority order; return every job's summary (finished ones
+    read back). ``processes > 1`` runs them in a local process pool (one thread each);
+    ``ray=True`` hands them to Ray (``ray.init()`` must find or start a cluster)."""
+    from tqdm.auto import tqdm
+
+    todo = [j for j in sorted(jobs) if not j.finished]
+    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=None if progress else True)
+    if ray:
+        try:
+            import ray as ray_mod
+        except ImportError:
+            raise GraphError("--ray needs the ray package (pip install ray)") from None
+        if not ray_mod.is_initialized():
+            ray_mod.init()
+        remote = ray_mod.remote(_run_job_single_thread)
+        refs = [remote.remote(j) for j in todo]
+        for _ in ray_mod.get(refs):
+            bar.update()
+    elif processes > 1:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(processes, mp.get_context("spawn")) as pool:
+            for _ in pool.map(_run_job_single_thread, todo):
+                bar.update()
+    else:
+        for j in todo:
+            run_job(j)
+            bar.update()
+    bar.close()
+    return [run_job(j) for j in sorted(jobs)]  # all finished now: read back
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` or ``"0,2,7"`` -> a list of seeds.
+
+    >>> parse_seeds("0-2"), parse_seeds("3,5")
+    ([0, 1, 2], [3, 5])
+    """
+    out: list[Any] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                a, b = part.split("-")
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise GraphError(f"seeds must look like 0-4 or 0,2,7, got {text!r}") from None
+    return out

@@ -1,0 +1,167 @@
+"""The graphnet command: grow, train, analyze, report, export, sweep, seed-search — each run
+in-process through ``main`` with small settings, outputs checked against the files written;
+bad arguments and missing files give one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import graphnet as gn
+from graphnet.cli import main
+from graphnet.evolution.records import read_summary
+
+SMALL = ["--hidden", "32,16", "--epochs", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "grow"
+    assert main(["grow", *SMALL, "--density", "0.05", "--budget", "40%", "--out", str(out)]) == 0
+    return out
+
+
+def test_grow_writes_a_run_with_summary_and_report(grown, capsys):
+    s = read_summary(grown)
+    assert s.method == "grow" and s.dataset == "digits" and s.hidden == [32, 16]
+    assert s.epochs == 4 and s.start_density == 0.05
+    budget = int(0.4 * (64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10))
+    assert s.parameters <= budget
+    g = gn.load(grown / "final.h5")
+    assert s.edges == g.num_edges
+    lines = (grown / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
+    assert (grown / "report" / "report.md").is_file()
+    assert (grown / "report" / "accuracy_vs_parameters.png").stat().st_size > 1000
+    # a finished run is not silently redone
+    assert main(["grow", *SMALL, "--out", str(grown)]) == 1
+    assert "holds a finished run" in capsys.readouterr().err
+
+
+def test_train_baselines(tmp_path):
+    for method in ("dense", "random"):
+        out = tmp_path / method
+        args = ["train", "--method", method, *SMALL, "--out", str(out)]
+        if method == "random":
+            args += ["--density", "0.1"]
+        assert main(args) == 0
+        s = read_summary(out)
+        assert s.method == method and s.events == 0
+        full = 64 * 32 + 32 * 16 + 16 * 10
+        assert s.edges == (full if method == "dense" else gn.load(out / "final.h5").num_edges)
+        if method == "random":
+            assert abs(s.density - 0.1) < 0.02
+
+
+def test_analyze_report_export(grown, tmp_path):
+    assert main(["analyze", str(grown), "--out", str(tmp_path / "an")]) == 0
+    result = json.loads((tmp_path / "an" / "analysis.json").read_text())
+    assert result  # keys checked in tests/test_report.py
+    assert main(["report", str(grown), "--out", str(tmp_path / "rep"), "--html"]) == 0
+    assert "<table" in (tmp_path / "rep" / "report.html").read_text()
+    gml, pyg = tmp_path / "g.graphml", tmp_path / "g.pt"
+    assert main(["export", str(grown), "--graphml", str(gml), "--pyg", str(pyg)]) == 0
+    g = gn.load(grown / "final.h5")
+    assert gn.read_graphml(gml).equals(g)
+    assert gn.from_pyg(torch.load(pyg, weights_only=False)).equals(g)
+    pytest.importorskip("onnxruntime")
+    onnx_path = tmp_path / "g.onnx"
+    assert main(["export", str(grown), "--onnx", str(onnx_path)]) == 0
+    import onnxruntime as ort
+
+    x = torch.randn(5, 64)
+    sess = ort.InferenceSession(str(onnx_path))
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    assert np.allclose(got, gn.compile(g)(x).detach().numpy(), atol=1e-5)
+
+
+def test_sweep_runs_by_priority_and_resumes(tmp_path, capsys):
+    args = [
+        "sweep",
+        "--methods",
+        "grow,random",
+        "--seeds",
+        "0-1",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--no-report",
+    ]
+    assert main(args) == 0
+    dirs = sorted(p.parent for p in tmp_path.rglob("summary.json"))
+    assert len(dirs) == 4
+    stamps = {d: (d / "summary.json").stat().st_mtime_ns for d in dirs}
+    # the random baselines got the grown runs' parameter budget
+    from graphnet.lab.presets import preset_config
+
+    cfg = preset_config("grow", dataset="digits")
+    for d in dirs:
+        s = read_summary(d)
+        if s.method == "random":
+            assert abs(s.parameters - cfg.stop.max_parameters) / cfg.stop.max_parameters < 0.05
+    capsys.readouterr()
+    assert main(args) == 0  # everything finished: nothing is redone
+    assert "4 already finished" in capsys.readouterr().out
+    assert {d: (d / "summary.json").stat().st_mtime_ns for d in dirs} == stamps
+
+
+def test_sweep_plan_order():
+    from graphnet.lab.sweep import plan_sweep
+
+    jobs = plan_sweep(
+        "/tmp/x", datasets=["digits", "mnist1d"], methods=["grow", "dense", "set"], seeds=[0, 1]
+    )
+    keys = [(j.seed, j.method, j.dataset) for j in jobs]
+    assert keys[:2] == [(0, "grow", "digits"), (0, "grow", "mnist1d")]
+    assert all(k[0] == 0 for k in keys[:6]) and all(k[0] == 1 for k in keys[6:])
+
+
+def test_seed_search_keeps_the_smallest_learners(tmp_path, capsys):
+    from graphnet.lab.seed_search import seed_search
+
+    best = seed_search(candidates=4, epochs=2, keep=2, margin=0.05, out=tmp_path)
+    table = json.loads((tmp_path / "candidates.json").read_text())["candidates"]
+    learners = sorted(
+        (c for c in table if c["val_acc"] > 0.1 + 0.05),
+        key=lambda c: (c["parameters"], -c["val_acc"]),
+    )
+    assert [b["index"] for b in best] == [c["index"] for c in learners[:2]]
+    for i, b in enumerate(best):
+        assert gn.load(tmp_path / f"seed_{i}.h5").num_edges == b["edges"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["grow", "--dataset", "mnist", "--epochs", "1"], "nothing is downloaded"),
+        (["analyze", "/no/such/run"], "graphnet: "),
+        (["report", "/no/such/dir"], "no finished graphnet run"),
+        (["export", "/no/such/run", "--onnx", "x.onnx"], "graphnet: "),
+        (["sweep", "--methods", "grow,magic", "--out", "/tmp/never"], "unknown method 'magic'"),
+        (["grow", "--rules", "grow_more", "--epochs", "1"], "unknown growth rule 'grow_more'"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(argv, message, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_help_of_every_command():
+    for cmd in ("grow", "train", "analyze", "report", "export", "sweep", "seed-search"):
+        out = subprocess.run(
+            [sys.executable, "-m", "graphnet.cli", cmd, "--help"], capture_output=True, text=True
+        )
+        assert out.returncode == 0 and "usage: graphnet" in out.stdout, cmd
+    bad = subprocess.run(
+        [sys.executable, "-m", "graphnet.cli", "grow", "--epochs", "many"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "invalid int value" in bad.stderr
