@@ -5,8 +5,8 @@ defaults (the seeds' numbers), each stating what it is for.
 MLP's connections, grown where the loss gradient points until the network holds a fifth of the
 dense MLP's parameters, trained on to the epoch limit.
 
->>> sorted(PRESETS)[:3]
-['cliff', 'grow', 'seeds']
+>>> sorted(PRESETS)
+['cliff', 'grow', 'indefinite', 'seeds']
 >>> preset_config("grow", dataset="digits").network.hidden
 [256, 128]
 """
