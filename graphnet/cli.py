@@ -230,7 +230,7 @@ def _grow(args) -> int:
     from graphnet.lab.report import report
 
     cfg = _config(args, args.preset)
-    out = args.out or Path("runs") / f"grow-{args.dataset}-s{args.seed}"
+    out = args.out or _free_run_dir(Path("runs") / f"grow-{args.dataset}-s{args.seed}")
     if (out / "summary.json").is_file() and not args.fresh:
         raise FileExistsError(
             f"{out} holds a finished run; pass --fresh to redo it or --out elsewhere"
@@ -261,11 +261,21 @@ def _grow(args) -> int:
     return 0
 
 
+def _free_run_dir(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ... : the first that holds no finished run (an
+    unfinished one is resumed)."""
+    k, out = 1, base
+    while (out / "summary.json").is_file():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    return out
+
+
 def _train(args) -> int:
     from graphnet.lab.baselines import train_baseline
 
     cfg = _config(args, "grow")
-    out = args.out or Path("runs") / f"{args.method}-{args.dataset}-s{args.seed}"
+    out = args.out or _free_run_dir(Path("runs") / f"{args.method}-{args.dataset}-s{args.seed}")
     if args.ddp:
         return _train_ddp(args, cfg, out)
     density = args.density

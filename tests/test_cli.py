@@ -29,7 +29,7 @@ def grown(tmp_path_factory):
 def test_grow_writes_a_run_with_summary_and_report(grown, capsys):
     s = read_summary(grown)
     assert s.method == "grow" and s.dataset == "digits" and s.hidden == [32, 16]
-    assert s.epochs == 4 and s.start_density == 0.05
+    assert s.epochs == 4 and abs(s.start_density - 0.05) < 0.005  # measured on the seed graph
     budget = int(0.4 * (64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10))
     assert s.parameters <= budget
     g = gn.load(grown / "final.h5")

@@ -230,7 +230,7 @@ def evolve(
         store.write_config(config.model_dump(mode="json"))
         loop = {"epoch": 0, "step": 0, "last_growth": None, "best": None, "since_best": 0,
                 "best_snapshot": None, "elapsed": 0.0, "history": [], "events": [],
-                "economy": None, "grown": []}  # fmt: skip
+                "economy": None, "grown": [], "seed_edges": g.num_edges}  # fmt: skip
     else:
         g, states, loop = point
         model = compile_graph(g, device=device)
@@ -246,6 +246,7 @@ def evolve(
         economy = Economy(**loop["economy"])
     ctx = Context(g, model, optimizer, data, config, loop["epoch"], loop["step"])
     ctx.history = loop["history"]
+    ctx.state["seed_edges"] = loop.get("seed_edges", g.num_edges)
     ctx.state.update(economy=economy, monitor=GradientMonitor(model, window=config.spikes.window))
     if validation is not None:
         ctx.state["validation"] = validation
@@ -344,7 +345,8 @@ def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wal
         run_dir,
         RunSummary(
             method="grow", dataset=config.data.name, seed=config.seed,
-            hidden=list(config.network.hidden), start_density=config.network.density,
+            hidden=list(config.network.hidden),
+            start_density=_density_mlp_edges(ctx.state.get("seed_edges", g.num_edges), sizes),
             density=_density_mlp(g, sizes), parameters=parameter_count(g),
             dense_parameters=dense_parameters(sizes), edges=g.num_edges, neurons=g.num_neurons,
             levels=g.num_levels, events=len(events), epochs=len(ctx.history),
@@ -356,7 +358,11 @@ def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wal
 
 def _density_mlp(g: NeuronGraph, sizes: list[int]) -> float:
     """Edges over the dense MLP's edge count (skips count as edges too; capped at 1)."""
-    return min(1.0, g.num_edges / max(1, sum(a * b for a, b in zip(sizes, sizes[1:]))))
+    return _density_mlp_edges(g.num_edges, sizes)
+
+
+def _density_mlp_edges(edges: int, sizes: list[int]) -> float:
+    return min(1.0, edges / max(1, sum(a * b for a, b in zip(sizes, sizes[1:]))))
 
 
 def _sinks(run_dir: Path, config: EvolutionConfig) -> list:

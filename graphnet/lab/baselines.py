@@ -86,6 +86,7 @@ def train_baseline(
     else:
         validation = None
     g = seed_network(config, data.num_features, data.num_classes)
+    seed_edges = g.num_edges
     model = compile_graph(g)
     opt = make_optimizer(model, config.training)
     ctx = Context(g, model, opt, data, config)
@@ -136,7 +137,7 @@ def train_baseline(
     dense_edges = sum(a * b for a, b in zip(sizes, sizes[1:]))
     summary = RunSummary(
         method=method, dataset=config.data.name, seed=config.seed, hidden=list(config.network.hidden),
-        start_density=min(1.0, density), density=min(1.0, g.num_edges / dense_edges),
+        start_density=min(1.0, seed_edges / dense_edges), density=min(1.0, g.num_edges / dense_edges),
         parameters=parameter_count(g), dense_parameters=dense_parameters(sizes),
         edges=g.num_edges, neurons=g.num_neurons, levels=g.num_levels, events=0,
         epochs=len(history), test_acc=history[-1]["test_acc"] if history else 0.0,
