@@ -129,7 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="data sets x methods x seeds, resumable")
     sw.add_argument("--preset", default="grow")
     sw.add_argument("--datasets", default="digits", help="comma-separated")
-    sw.add_argument("--methods", default="grow,dense,random,set,rigl", help="comma-separated")
+    sw.add_argument(
+        "--methods",
+        default="grow,dense,random,set,rigl,seed",
+        help="comma-separated; seed: the fixed seed network, never grown",
+    )
     sw.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,3")
     sw.add_argument("--epochs", type=int, default=None)
     sw.add_argument("--data-path", default=None)

@@ -25,7 +25,9 @@ from .presets import preset_config
 
 __all__ = ["Job", "plan_sweep", "run_job", "run_sweep", "METHODS"]
 
-METHODS = ("grow", *BASELINES)
+METHODS = ("grow", *BASELINES, "seed")
+"""``seed`` is the fixed seed network itself (a ``random`` baseline at the seed's density,
+labelled ``seed``): what growth starts from, trained as long, never grown."""
 
 
 @dataclass(order=True)
@@ -39,6 +41,7 @@ class Job:
     config: dict = field(compare=False)
     dir: str = field(compare=False)
     density: float | None = field(compare=False, default=None)
+    label: str = field(compare=False, default="")
 
     @property
     def finished(self) -> bool:
@@ -79,8 +82,10 @@ def plan_sweep(
         for seed in seeds:
             for mi, method in enumerate(methods):
                 c = cfg.model_copy(update={"seed": seed, "progress": False})
-                density = None
-                if method in ("random", "set", "rigl"):
+                density, label, kind = None, "", method
+                if method == "seed":
+                    density, label, kind = cfg.network.density, "seed", "random"
+                elif method in ("random", "set", "rigl"):
                     if budget is None:
                         raise GraphError(
                             f"preset {preset!r} has no parameter budget; baselines need one"
@@ -88,8 +93,8 @@ def plan_sweep(
                     density = min(1.0, max(1e-6, (budget - biases) / dense_edges))
                 jobs.append(
                     Job(
-                        (seed, mi, di), method, ds, seed, c.model_dump(mode="json"),
-                        str(Path(out) / ds / method / f"seed{seed}"), density,
+                        (seed, mi, di), kind, ds, seed, c.model_dump(mode="json"),
+                        str(Path(out) / ds / method / f"seed{seed}"), density, label,
                     )
                 )  # fmt: skip
     return sorted(jobs)
@@ -110,7 +115,7 @@ def run_job(job: Job) -> dict:
     if job.method == "grow":
         evolve(job.config, dir=job.dir)
     else:
-        train_baseline(job.method, job.config, density=job.density, dir=job.dir)
+        train_baseline(job.method, job.config, density=job.density, dir=job.dir, label=job.label)
     return read_summary(job.dir).model_dump()
 
 
