@@ -367,3 +367,19 @@ def test_gradient_edges_rule_grows_where_the_loss_points(tmp_path):
         assert e["edges_added"] > 0 and e["edges_removed"] == 0
         assert e["accuracy_after"] == e["accuracy_before"]
     run.graph.check()
+
+
+def test_a_loaded_run_sees_the_same_input_pipeline(small_run):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    loaded = gn.load_run(small_run.dir)
+    assert loaded.graph.equals(small_run.graph)
+    x, y = load_digits(return_X_y=True)
+    _, x_te, _, y_te = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    # raw test images through the stored pipeline give the run's own test tensors and accuracy
+    assert torch.allclose(loaded.transform(x_te), small_run.data.x_test, atol=1e-6)
+    acc = float((loaded.predict(x_te).numpy() == y_te).mean())
+    assert acc == pytest.approx(small_run.history[-1]["test_acc"])
+    with pytest.raises(gn.GraphFileError, match="no final.h5"):
+        gn.load_run(small_run.dir / "snapshots")

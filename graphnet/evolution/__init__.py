@@ -6,6 +6,7 @@ from .config import EvolutionConfig, load_config
 from .evolve import Run, evolve, load_data, seed_network
 from .protocols import Analyzer, Context, GrowthRule, Operation, Proposal, Trainer
 from .rules import make_rule
+from .run_files import LoadedRun, load_run
 
 __all__ = [
     "EvolutionConfig",
@@ -21,4 +22,6 @@ __all__ = [
     "Operation",
     "Proposal",
     "make_rule",
+    "load_run",
+    "LoadedRun",
 ]

@@ -201,7 +201,10 @@ def evolve(
                 "there, or another directory"
             )
         if status and status.get("status") == "finished":
-            raise GraphError(f"{run_dir} holds a finished run; open it with graphnet.load_run")
+            raise GraphError(
+                f"{run_dir} holds a finished run; open it with graphnet.load_run, or pass "
+                "resume=False to start afresh"
+            )
     elif any(run_dir.iterdir()) and (store.metrics() or (run_dir / "snapshots").exists()):
         store.close()
         _clear_run(run_dir)
@@ -222,6 +225,9 @@ def evolve(
     analyzers = analyzers if analyzers is not None else make_analyzers(rules)
     trainer = trainer or EpochTrainer()
 
+    from .run_files import write_preprocessing
+
+    write_preprocessing(run_dir, data.preprocessing)  # the input pipeline, kept with the model
     if point is None:
         g = seed_network(config, data.num_features, data.num_classes)
         check_trainable(g)
@@ -387,7 +393,7 @@ def _device(name: str) -> torch.device:
 
 def _clear_run(run_dir: Path) -> None:
     for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "run.json",
-                 "checkpoint.json", "final.h5", "summary.json"):  # fmt: skip
+                 "checkpoint.json", "final.h5", "summary.json", "preprocessing.json"):  # fmt: skip
         (run_dir / name).unlink(missing_ok=True)
     for sub in ("snapshots", "checkpoints"):
         shutil.rmtree(run_dir / sub, ignore_errors=True)

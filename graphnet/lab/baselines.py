@@ -85,6 +85,9 @@ def train_baseline(
         data, validation = load_data(config)
     else:
         validation = None
+    from graphnet.evolution.run_files import write_preprocessing
+
+    write_preprocessing(run_dir, data.preprocessing)
     g = seed_network(config, data.num_features, data.num_classes)
     seed_edges = g.num_edges
     model = compile_graph(g)
