@@ -140,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", type=Path, default=Path("runs/sweep"))
     sw.add_argument("--processes", type=int, default=1, help="local process pool size")
     sw.add_argument("--ray", action="store_true", help="run the jobs on Ray")
+    sw.add_argument(
+        "--ladder",
+        action="store_true",
+        help="a sparsity ladder (100%%, 10%%, 1%%, 0.5%%, 0.1%%), fixed and grown",
+    )
     sw.add_argument("--no-report", action="store_true")
 
     ss = sub.add_parser("seed-search", help="the smallest sparse seeds that learn above chance")
@@ -367,12 +372,13 @@ def _export(args) -> int:
 
 def _sweep(args) -> int:
     from graphnet.lab.report import report
-    from graphnet.lab.sweep import parse_seeds, plan_sweep, run_sweep
+    from graphnet.lab.sweep import LADDER, parse_seeds, plan_sweep, run_sweep
 
     over = {"stop": {"max_epochs": args.epochs}} if args.epochs else None
     jobs = plan_sweep(args.out, preset=args.preset, datasets=args.datasets.split(","),
                       methods=args.methods.split(","), seeds=parse_seeds(args.seeds),
-                      overrides=over, data_path=args.data_path)  # fmt: skip
+                      overrides=over, data_path=args.data_path,
+                      ladder=list(LADDER) if args.ladder else None)  # fmt: skip
     done = sum(j.finished for j in jobs)
     print(f"graphnet sweep: {len(jobs)} runs ({done} already finished) -> {args.out}")
     run_sweep(jobs, processes=args.processes, ray=args.ray)

@@ -165,3 +165,15 @@ def test_help_of_every_command():
         text=True,
     )
     assert bad.returncode == 2 and "invalid int value" in bad.stderr
+
+
+def test_sparsity_ladder_plan():
+    from graphnet.lab.sweep import LADDER, plan_sweep
+
+    jobs = plan_sweep("/tmp/x", seeds=[0, 1], ladder=list(LADDER))
+    fixed = sorted(j.density for j in jobs if j.label.startswith("seed") and j.seed == 0)
+    assert fixed == sorted(LADDER)
+    grown = [j for j in jobs if j.method == "grow"]
+    assert len(grown) == 2 * (len(LADDER) - 1)  # nothing to grow at 100%
+    assert {j.config["network"]["density"] for j in grown} == set(LADDER) - {1.0}
+    assert len({j.dir for j in jobs}) == len(jobs)

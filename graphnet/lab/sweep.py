@@ -23,7 +23,7 @@ from graphnet.core.errors import GraphError
 from .baselines import BASELINES
 from .presets import preset_config
 
-__all__ = ["Job", "plan_sweep", "run_job", "run_sweep", "METHODS"]
+__all__ = ["Job", "plan_sweep", "run_job", "run_sweep", "METHODS", "LADDER", "parse_seeds"]
 
 METHODS = ("grow", *BASELINES, "seed")
 """``seed`` is the fixed seed network itself (a ``random`` baseline at the seed's density,
@@ -57,13 +57,20 @@ def plan_sweep(
     seeds: list[int] = (0, 1, 2, 3, 4),
     overrides: dict | None = None,
     data_path: str | None = None,
+    ladder: list[float] | None = None,
 ) -> list[Job]:
     """The jobs of a sweep, sorted by priority (see the module docstring).
+
+    With ``ladder`` (seed densities, e.g. ``LADDER``) the sweep is a sparsity ladder instead:
+    at each density the fixed seed network (``seed``) and the network grown from it
+    (``grow``, not at density 1), labelled with the density.
 
     >>> jobs = plan_sweep("/tmp/s", methods=["grow", "dense"], seeds=[0, 1])
     >>> [(j.method, j.seed) for j in jobs]
     [('grow', 0), ('dense', 0), ('grow', 1), ('dense', 1)]
     """
+    if ladder is not None:
+        return _ladder(out, preset, datasets, seeds, overrides, data_path, ladder)
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise GraphError(f"unknown method {bad[0]!r}; known: {', '.join(METHODS)}")
@@ -97,6 +104,35 @@ def plan_sweep(
                         str(Path(out) / ds / method / f"seed{seed}"), density, label,
                     )
                 )  # fmt: skip
+    return sorted(jobs)
+
+
+LADDER = (1.0, 0.1, 0.01, 0.005, 0.001)
+"""The seeds' sparsity ladder: 100%, 10%, 1%, 0.5%, 0.1% of the dense MLP's edges."""
+
+
+def _ladder(out, preset, datasets, seeds, overrides, data_path, densities) -> list[Job]:
+    jobs = []
+    for di, ds in enumerate(datasets):
+        for seed in seeds:
+            for li, d in enumerate(densities):
+                for mi, method in enumerate(("seed", "grow")):
+                    if method == "grow" and d >= 1.0:
+                        continue
+                    extra = {"network": {"density": d}, "seed": seed, "progress": False}
+                    if data_path:
+                        extra["data"] = {"path": data_path}
+                    cfg = preset_config(
+                        preset, dataset=ds, overrides={**(overrides or {}), **extra}
+                    )
+                    kind = "random" if method == "seed" else "grow"
+                    jobs.append(
+                        Job(
+                            (seed, li, mi, di), kind, ds, seed, cfg.model_dump(mode="json"),
+                            str(Path(out) / ds / f"ladder-{method}-{d:g}" / f"seed{seed}"),
+                            d if method == "seed" else None, f"{method} {d:g}",
+                        )
+                    )  # fmt: skip
     return sorted(jobs)
 
 
