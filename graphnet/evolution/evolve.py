@@ -517,6 +517,8 @@ def _lr_multipliers(config: EvolutionConfig, ctx: Context, grown: list[dict]):
 
 
 def _progress(it, on: bool):
+    if not on:
+        return it  # no bar, and no import of a notebook widget that is not wanted
     from tqdm.auto import tqdm
 
-    return tqdm(it, desc="evolving", unit="epoch", disable=None if on else True, leave=False)
+    return tqdm(it, desc="evolving", unit="epoch", disable=None, leave=False)

@@ -155,6 +155,8 @@ def train_baseline(
 
 
 def _progress(it, on: bool, what: str):
+    if not on:
+        return it  # no bar, and no import of a notebook widget that is not wanted
     from tqdm.auto import tqdm
 
-    return tqdm(it, desc=what, unit="epoch", disable=None if on else True, leave=False)
+    return tqdm(it, desc=what, unit="epoch", disable=None, leave=False)
