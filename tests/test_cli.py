@@ -177,3 +177,25 @@ def test_sparsity_ladder_plan():
     assert len(grown) == 2 * (len(LADDER) - 1)  # nothing to grow at 100%
     assert {j.config["network"]["density"] for j in grown} == set(LADDER) - {1.0}
     assert len({j.dir for j in jobs}) == len(jobs)
+
+
+def test_train_ddp_on_two_processes_matches_one(tmp_path):
+    from graphnet.evolution.evolve import load_data, seed_network
+    from graphnet.lab.presets import preset_config
+    from graphnet.train.classifier import fit_classifier
+
+    out = tmp_path / "ddp"
+    argv = ["train", "--method", "random", "--density", "0.1", "--hidden", "16", "--epochs", "2"]
+    assert main([*argv, "--ddp", "2", "--out", str(out), "--no-progress"]) == 0
+    g2 = gn.load(out / "final.h5")
+    # the same training on one process: same seed network, same batches, same optimizer
+    cfg = preset_config(
+        "grow", overrides={"network": {"hidden": [16], "density": 0.1}, "stop": {"max_epochs": 2}}
+    )
+    data, _ = load_data(cfg)
+    g1 = seed_network(cfg, data.num_features, data.num_classes)
+    model, _, _ = fit_classifier(
+        g1, data, epochs=2, lr=cfg.training.lr, batch_size=cfg.training.batch_size, progress=False
+    )
+    gn.sync(g1, model)
+    assert np.allclose(g1.edge_list()[2], g2.edge_list()[2], atol=1e-5)
