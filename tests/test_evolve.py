@@ -383,3 +383,26 @@ def test_a_loaded_run_sees_the_same_input_pipeline(small_run):
     assert acc == pytest.approx(small_run.history[-1]["test_acc"])
     with pytest.raises(gn.GraphFileError, match="no final.h5"):
         gn.load_run(small_run.dir / "snapshots")
+
+
+def test_plateau_level_deepens_only_after_a_plateau():
+    from graphnet.evolution.protocols import Context
+    from graphnet.evolution.rules import make_rule
+
+    g = gn.mlp([6, 8, 3], density=0.6, seed=0)
+    rule = make_rule("plateau_level", patience=3)
+    ctx = Context(g, gn.compile(g), None, None, gn.EvolutionConfig(), epoch=8)
+    rising = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    ctx.history = [{"epoch": i, "step": 10 * i, "test_acc": a} for i, a in enumerate(rising)]
+    assert rule.propose(ctx, 100) == []
+    flat = [0.1, 0.5, 0.7, 0.8, 0.8, 0.79, 0.8, 0.78]
+    ctx.history = [{"epoch": i, "step": 10 * i, "test_acc": a} for i, a in enumerate(flat)]
+    (p,) = rule.propose(ctx, 100)
+    x = torch.randn(16, 6)
+    before = gn.compile(g)(x)
+    g.step = 80
+    p.apply(g)
+    assert g.num_levels == 4 and torch.allclose(gn.compile(g)(x), before, atol=1e-5)
+    # right after its own level, the plateau must be seen again before another one
+    ctx.history.append({"epoch": 8, "step": 80, "test_acc": 0.8})
+    assert rule.propose(ctx, 100) == []

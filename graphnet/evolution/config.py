@@ -48,6 +48,7 @@ RULE_NAMES = (
     "rigl",
     "residual",
     "gradient_edges",
+    "plateau_level",
 )
 """Growth rules :func:`graphnet.evolve` knows by name (see ``graphnet.evolution.rules``)."""
 

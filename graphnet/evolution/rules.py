@@ -18,6 +18,7 @@ proportional         new edges in proportion to the network's size, preferring f
 set / rigl           drop the weakest edges, regrow at random / where gradients are largest
 residual             a residual block above the level with the most extrema
 gradient_edges       the absent edges with the largest loss gradient (RigL's growth half)
+plateau_level        a new level below the outputs after a plateau (indefinite growth)
 ===================  =====================================================================
 
 The seeds' "reciprocal" connections (20% of routed pairs also joined backwards) cannot exist
@@ -50,6 +51,7 @@ __all__ = [
     "Rewiring",
     "ResidualBlocks",
     "GradientEdges",
+    "PlateauLevel",
     "make_rule",
 ]
 
@@ -299,6 +301,58 @@ class BottleneckLevel:
         ]
 
 
+class PlateauLevel:
+    """A new level below the outputs once the selection accuracy has not improved for
+    ``patience`` epochs (since the start, or since this rule's last level): the seeds'
+    indefinite growth, which deepens a network that stopped learning. The level starts as
+    identity relays (the network computes the same); other rules then connect into it."""
+
+    name = "plateau_level"
+    needs: tuple[str, ...] = ()
+
+    def __init__(self, patience: int = 8):
+        self.patience = patience
+
+    def propose(self, ctx: Context, budget: int) -> list[Proposal]:
+        g, hist = ctx.graph, ctx.history
+        since = _last_epoch_of(ctx, self.name)
+        window = [h for h in hist if h["epoch"] > since]
+        if len(window) <= self.patience:
+            return []
+        acc = [h.get("extra", {}).get("val_acc", h["test_acc"]) for h in window]
+        if max(acc[-self.patience :]) > max(acc[: -self.patience]):
+            return []
+        below = g.num_levels - 2
+        src, dst, _ = g.edge_list()
+        level = _levels(g)
+        relays = np.unique(src[(level[src] <= below) & (level[dst] > below)]).size
+        if relays == 0 or 2 * relays > budget:
+            return []
+        op = Operation(
+            "insert_level", (below,), {"reason": f"{self.name}: no gain for {self.patience} epochs"}
+        )
+        return [
+            Proposal(
+                self.name,
+                f"a level below the outputs after a {self.patience}-epoch plateau",
+                [op],
+                2 * relays,
+                2 * relays,
+                "level",
+            )
+        ]
+
+
+def _last_epoch_of(ctx: Context, rule: str) -> int:
+    """The epoch of the last edit a rule made (from the graph's log), -1 if none."""
+    step = next(
+        (r.step for r in reversed(list(ctx.graph.log)) if r.reason.startswith(rule + ":")), None
+    )
+    if step is None:
+        return -1
+    return next((h["epoch"] for h in ctx.history if h["step"] >= step), ctx.epoch)
+
+
 class ProportionalGrowth:
     """``ratio`` x (current edges) new zero-weight edges, a share ``skip`` of them forward skips
     (spanning two or more levels); with ``keep_sparsity`` as many of the weakest edges are
@@ -504,6 +558,7 @@ _RULES = {
     "rigl": lambda **kw: Rewiring("rigl", **kw),
     "residual": ResidualBlocks,
     "gradient_edges": GradientEdges,
+    "plateau_level": PlateauLevel,
 }
 
 

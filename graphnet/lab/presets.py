@@ -51,13 +51,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         # grow until validation plateaus, inserting levels at bottlenecks
         "network": {"hidden": [128], "density": 0.01},
         "data": {"validation_fraction": 0.15},
-        "stop": {"max_epochs": 120, "patience": 20},
+        "stop": {"max_epochs": 120, "patience": 30},
         "rules": [
             {"name": "bottleneck_level"},
+            {"name": "plateau_level", "options": {"patience": 8}},
             {"name": "gradient_edges", "options": {"ratio": 0.3}},
         ],
         "budget_share": 0.5,
-        **{**_FAST_GROWTH, "tournament": {"enabled": True, "train_steps": 10}},
+        **_FAST_GROWTH,  # no tournament: a bottleneck, when there is one, goes first
     },
 }
 """The presets; ``budget_share`` (a share of the dense MLP's parameters) becomes
