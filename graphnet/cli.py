@@ -141,6 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--processes", type=int, default=1, help="local process pool size")
     sw.add_argument("--ray", action="store_true", help="run the jobs on Ray")
     sw.add_argument(
+        "--grid",
+        type=Path,
+        default=None,
+        help="YAML/JSON: label -> config overrides, each grown per seed",
+    )
+    sw.add_argument(
         "--ladder",
         action="store_true",
         help="a sparsity ladder (100%%, 10%%, 1%%, 0.5%%, 0.1%%), fixed and grown",
@@ -378,7 +384,7 @@ def _sweep(args) -> int:
     jobs = plan_sweep(args.out, preset=args.preset, datasets=args.datasets.split(","),
                       methods=args.methods.split(","), seeds=parse_seeds(args.seeds),
                       overrides=over, data_path=args.data_path,
-                      ladder=list(LADDER) if args.ladder else None)  # fmt: skip
+                      ladder=list(LADDER) if args.ladder else None, grid=_read_grid(args.grid))  # fmt: skip
     done = sum(j.finished for j in jobs)
     print(f"graphnet sweep: {len(jobs)} runs ({done} already finished) -> {args.out}")
     run_sweep(jobs, processes=args.processes, ray=args.ray)
@@ -391,6 +397,20 @@ def _sweep(args) -> int:
         )
         print(f"wrote {path}")
     return 0
+
+
+def _read_grid(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        grid = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not YAML/JSON ({str(err).splitlines()[0]})") from None
+    if not isinstance(grid, dict):
+        raise ValueError(f"{path}: a grid maps labels to config overrides")
+    return grid
 
 
 def _seed_search(args) -> int:

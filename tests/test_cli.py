@@ -199,3 +199,34 @@ def test_train_ddp_on_two_processes_matches_one(tmp_path):
     )
     gn.sync(g1, model)
     assert np.allclose(g1.edge_list()[2], g2.edge_list()[2], atol=1e-5)
+
+
+def test_sweep_grid_file(tmp_path, capsys):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("narrow:\n  network: {hidden: [16]}\nwide:\n  network: {hidden: [48]}\n")
+    out = tmp_path / "s"
+    assert (
+        main(
+            [
+                "sweep",
+                "--grid",
+                str(grid),
+                "--seeds",
+                "0",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--no-report",
+            ]
+        )
+        == 0
+    )
+    got = {
+        read_summary(p.parent).label: read_summary(p.parent).hidden
+        for p in out.rglob("summary.json")
+    }
+    assert got == {"narrow": [16], "wide": [48]}
+    grid.write_text("- not a mapping\n")
+    assert main(["sweep", "--grid", str(grid), "--out", str(out)]) == 1
+    assert "maps labels" in capsys.readouterr().err

@@ -58,12 +58,14 @@ def plan_sweep(
     overrides: dict | None = None,
     data_path: str | None = None,
     ladder: list[float] | None = None,
+    grid: dict[str, dict] | None = None,
 ) -> list[Job]:
     """The jobs of a sweep, sorted by priority (see the module docstring).
 
     With ``ladder`` (seed densities, e.g. ``LADDER``) the sweep is a sparsity ladder instead:
     at each density the fixed seed network (``seed``) and the network grown from it
-    (``grow``, not at density 1), labelled with the density.
+    (``grow``, not at density 1), labelled with the density. With ``grid`` (label -> config
+    overrides, e.g. read from a YAML file) every labelled config is grown, for every seed.
 
     >>> jobs = plan_sweep("/tmp/s", methods=["grow", "dense"], seeds=[0, 1])
     >>> [(j.method, j.seed) for j in jobs]
@@ -71,6 +73,8 @@ def plan_sweep(
     """
     if ladder is not None:
         return _ladder(out, preset, datasets, seeds, overrides, data_path, ladder)
+    if grid is not None:
+        return _grid(out, preset, datasets, seeds, overrides, data_path, grid)
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise GraphError(f"unknown method {bad[0]!r}; known: {', '.join(METHODS)}")
@@ -133,6 +137,32 @@ def _ladder(out, preset, datasets, seeds, overrides, data_path, densities) -> li
                             d if method == "seed" else None, f"{method} {d:g}",
                         )
                     )  # fmt: skip
+    return sorted(jobs)
+
+
+def _grid(out, preset, datasets, seeds, overrides, data_path, grid) -> list[Job]:
+    from .presets import merge
+
+    if not isinstance(grid, dict) or not grid:
+        raise GraphError(
+            "a grid maps labels to config overrides, e.g. {wide: {network: {hidden: [512]}}}"
+        )
+    jobs = []
+    for di, ds in enumerate(datasets):
+        for seed in seeds:
+            for gi, (label, over) in enumerate(grid.items()):
+                extra = {
+                    "seed": seed,
+                    "progress": False,
+                    **({"data": {"path": data_path}} if data_path else {}),
+                }
+                cfg = preset_config(
+                    preset, dataset=ds, overrides=merge(merge(overrides or {}, over or {}), extra)
+                )
+                jobs.append(
+                    Job((seed, gi, di), "grow", ds, seed, cfg.model_dump(mode="json"),
+                        str(Path(out) / ds / f"grid-{label}" / f"seed{seed}"), None, str(label))
+                )  # fmt: skip
     return sorted(jobs)
 
 
