@@ -234,6 +234,9 @@ class EvolutionConfig(_Model):
     """
 
     seed: int = 0
+    label: str = Field(
+        default="", description="a name for the run in reports (e.g. a sweep's grid label)"
+    )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)

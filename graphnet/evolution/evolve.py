@@ -357,7 +357,7 @@ def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wal
             dense_parameters=dense_parameters(sizes), edges=g.num_edges, neurons=g.num_neurons,
             levels=g.num_levels, events=len(events), epochs=len(ctx.history),
             test_acc=last.get("test_acc", 0.0), val_acc=vals[-1] if vals else None,
-            best_val_acc=max(vals) if vals else None, wall_time=wall, stopped=stopped,
+            best_val_acc=max(vals) if vals else None, wall_time=wall, stopped=stopped, label=config.label,
         ),
     )  # fmt: skip
 
