@@ -154,6 +154,7 @@ def _grid(out, preset, datasets, seeds, overrides, data_path, grid) -> list[Job]
                 extra = {
                     "seed": seed,
                     "progress": False,
+                    "label": str(label),
                     **({"data": {"path": data_path}} if data_path else {}),
                 }
                 cfg = preset_config(
