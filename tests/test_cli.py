@@ -177,6 +177,7 @@ def test_sparsity_ladder_plan():
     assert len(grown) == 2 * (len(LADDER) - 1)  # nothing to grow at 100%
     assert {j.config["network"]["density"] for j in grown} == set(LADDER) - {1.0}
     assert len({j.dir for j in jobs}) == len(jobs)
+    assert all(j.config["label"] == j.label for j in grown)  # grown summaries carry the rung
 
 
 def test_train_ddp_on_two_processes_matches_one(tmp_path):

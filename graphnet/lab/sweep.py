@@ -123,7 +123,8 @@ def _ladder(out, preset, datasets, seeds, overrides, data_path, densities) -> li
                 for mi, method in enumerate(("seed", "grow")):
                     if method == "grow" and d >= 1.0:
                         continue
-                    extra = {"network": {"density": d}, "seed": seed, "progress": False}
+                    extra = {"network": {"density": d}, "seed": seed, "progress": False,
+                             "label": f"{method} {d:g}"}  # fmt: skip
                     if data_path:
                         extra["data"] = {"path": data_path}
                     cfg = preset_config(
