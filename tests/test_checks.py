@@ -8,7 +8,7 @@ import graphnet as gn
 from graphnet.core.errors import GraphError
 from graphnet.evolution.config import TrainingConfig
 from graphnet.evolution.trainer import make_optimizer
-from graphnet.lab.checks import estimate_training_bytes, gradient_flow, memory_aware_batch_size
+from graphnet.train.checks import estimate_training_bytes, gradient_flow, memory_aware_batch_size
 
 
 def _batch(inputs: int, classes: int, n: int = 32, seed: int = 0):
@@ -126,7 +126,8 @@ def test_batch_size_monotone_bounded_and_smaller_for_bigger_graphs():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"fraction": 0.0}, {"fraction": 1.5}, {"min_batch": 0}, {"min_batch": 64, "max_batch": 8}]
+    "kwargs",
+    [{"fraction": 0.0}, {"fraction": 1.5}, {"min_batch": 0}, {"min_batch": 64, "max_batch": 8}],
 )
 def test_batch_size_rejects_bad_bounds(kwargs):
     with pytest.raises(GraphError):

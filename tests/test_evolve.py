@@ -207,7 +207,11 @@ def test_every_rule_proposes_legal_function_preserving_edits():
     flow = {"bottlenecks": [2]}
     cfg = gn.EvolutionConfig()
     for name in RULE_NAMES:
-        if name in ("rigl", "gradient_edges"):  # need data: tested inside evolve
+        if name in (
+            "rigl",
+            "gradient_edges",
+            "plateau_level",
+        ):  # need data or history: tested apart
             continue
         h = g.copy()
         ctx = Context(h, gn.compile(h), None, None, cfg, epoch=20)
@@ -406,3 +410,33 @@ def test_plateau_level_deepens_only_after_a_plateau():
     # right after its own level, the plateau must be seen again before another one
     ctx.history.append({"epoch": 8, "step": 80, "test_acc": 0.8})
     assert rule.propose(ctx, 100) == []
+
+
+def test_pca_init_auto_batch_and_gradient_flow_file(tmp_path):
+    cfg = {**SMALL, "stop": {"max_epochs": 2}, "network": {"hidden": [32], "density": 0.2, "init": "pca"},
+           "training": {"batch_size": "auto"}}  # fmt: skip
+    run = gn.evolve(cfg, dir=tmp_path)
+    flow = json.loads((tmp_path / "gradient_flow.json").read_text())
+    assert set(flow) >= {"norms", "vanishing", "exploding"} and not flow["vanishing"]
+    steps_per_epoch = run.history[0]["step"]
+    from graphnet.train.checks import memory_aware_batch_size
+
+    bs = memory_aware_batch_size(
+        gn.evolution.seed_network(run.config, 64, 10, run.data.x_train), max_batch=1024
+    )
+    assert steps_per_epoch == -(-run.data.x_train.shape[0] // bs)
+    # the first level was set from the principal components: its pre-activations are centred
+    seed = gn.evolution.seed_network(run.config, 64, 10, run.data.x_train)
+    h = torch.as_tensor(run.data.x_train, dtype=torch.float64)
+    src, dst, w = seed.edge_list()
+    first = dst[src < 64]
+    z = torch.zeros(h.shape[0], seed.next_neuron_id, dtype=torch.float64)
+    z.index_add_(
+        1,
+        torch.as_tensor(dst[src < 64]),
+        h[:, src[src < 64]] * torch.as_tensor(w[src < 64], dtype=torch.float64),
+    )
+    b = torch.as_tensor(seed.neuron_attr("bias", np.unique(first)), dtype=torch.float64)
+    assert torch.allclose(
+        (z[:, np.unique(first)] + b).mean(0), torch.zeros(len(b), dtype=torch.float64), atol=1e-3
+    )

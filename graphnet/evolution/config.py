@@ -64,8 +64,10 @@ class NetworkConfig(_Model):
     density: float = Field(
         default=0.02, gt=0, le=1, description="seed density (the seeds used 0.0001-0.02)"
     )
-    init: Literal["he", "xavier"] = Field(
-        default="he", description="weight initialisation over each neuron's actual fan-in"
+    init: Literal["he", "xavier", "pca"] = Field(
+        default="he",
+        description="he / xavier over each neuron's actual fan-in; pca: the first level from "
+        "the principal components of the training inputs (data-driven), the rest he",
     )
     activation: str = "relu"
 
@@ -102,7 +104,9 @@ class TrainingConfig(_Model):
     lr: float = Field(default=0.01, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD only")
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int | Literal["auto"] = Field(
+        default=64, description="rows per step; auto: the largest power of two that fits memory"
+    )
     device: str = Field(default="cpu", description="cpu, cuda or cuda:N")
     lr_schedule: Literal[
         "none", "recommended", "cascade", "dual", "age", "components", "pretrained",

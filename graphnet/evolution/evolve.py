@@ -24,6 +24,7 @@ import torch
 from analysis.flow import GradientMonitor
 from compilers import compile as compile_graph
 from compilers import recompile, sync
+from graphnet.core.atomic import atomic_path
 from graphnet.core.build import mlp
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
@@ -40,7 +41,7 @@ from .rules import make_rule
 from .run_store import RunStore
 from .snapshots import SnapshotStore, should_snapshot
 from .tournament import select
-from .trainer import EpochTrainer, make_optimizer
+from .trainer import EpochTrainer, make_optimizer, resolve_batch_size
 
 __all__ = ["evolve", "Run", "seed_network", "load_data", "dense_parameters"]
 
@@ -116,10 +117,13 @@ def load_data(config: EvolutionConfig) -> tuple[Dataset, tuple[torch.Tensor, tor
     return d, val
 
 
-def seed_network(config: EvolutionConfig, num_inputs: int, num_classes: int) -> NeuronGraph:
+def seed_network(
+    config: EvolutionConfig, num_inputs: int, num_classes: int, x: torch.Tensor | None = None
+) -> NeuronGraph:
     """The seed graph: a sparse MLP at ``config.network.density`` whose weights are drawn by
     He (``N(0, 2 / fan_in)``) or Xavier (``N(0, 2 / (fan_in + fan_out))``) initialisation over
-    each neuron's actual (sparse) fan-in and fan-out.
+    each neuron's actual (sparse) fan-in and fan-out; with ``init="pca"`` the first level is
+    then set from the principal components of ``x`` (the training inputs).
 
     >>> g = seed_network(EvolutionConfig(), 64, 10)
     >>> g.num_levels, 0 < g.num_edges < 64 * 128 + 128 * 64 + 64 * 10
@@ -138,6 +142,12 @@ def seed_network(config: EvolutionConfig, num_inputs: int, num_classes: int) -> 
         std = np.sqrt(2.0 / (fan_in + np.maximum(fan_out, 1)))
     rng = np.random.default_rng(seed_for(config.seed, "init"))
     g.write_parameters(g.edge_attr("id"), rng.standard_normal(src.size) * std)
+    if net.init == "pca":
+        if x is None:
+            raise GraphError("init='pca' needs the training inputs: seed_network(..., x=x_train)")
+        from graphnet.train.data_init import pca_init
+
+        pca_init(g, x)
     return g
 
 
@@ -229,7 +239,7 @@ def evolve(
 
     write_preprocessing(run_dir, data.preprocessing)  # the input pipeline, kept with the model
     if point is None:
-        g = seed_network(config, data.num_features, data.num_classes)
+        g = seed_network(config, data.num_features, data.num_classes, data.x_train)
         check_trainable(g)
         model = compile_graph(g, device=device)
         optimizer = make_optimizer(model, config.training)
@@ -250,7 +260,13 @@ def evolve(
     economy = Economy.start(config.economy)
     if loop["economy"]:
         economy = Economy(**loop["economy"])
+    loop.setdefault("batch_size", resolve_batch_size(config, g))  # "auto": fixed at the start
+    config = config.model_copy(
+        update={"training": config.training.model_copy(update={"batch_size": loop["batch_size"]})}
+    )
     ctx = Context(g, model, optimizer, data, config, loop["epoch"], loop["step"])
+    if point is None:
+        _check_gradient_flow(run_dir, ctx)
     ctx.history = loop["history"]
     ctx.state["seed_edges"] = loop.get("seed_edges", g.num_edges)
     ctx.state.update(economy=economy, monitor=GradientMonitor(model, window=config.spikes.window))
@@ -381,6 +397,24 @@ def _sinks(run_dir: Path, config: EvolutionConfig) -> list:
     )  # fmt: skip
 
 
+def _check_gradient_flow(run_dir: Path, ctx: Context) -> None:
+    """Gradient norms per level of the seed network (``gradient_flow.json``); a warning names
+    vanishing or exploding levels before any time is spent training them."""
+    import json
+    import warnings
+
+    from graphnet.train.checks import gradient_flow
+
+    flow = gradient_flow(ctx.graph, ctx.model, ctx.analysis_batch())
+    with atomic_path(run_dir / "gradient_flow.json") as tmp:
+        tmp.write_text(json.dumps({k: v for k, v in flow.items()}, default=float, indent=2))
+    for what in ("vanishing", "exploding"):
+        if flow[what]:
+            warnings.warn(
+                f"gradient flow: levels {flow[what]} are {what} in the seed network", stacklevel=3
+            )
+
+
 def _device(name: str) -> torch.device:
     try:
         device = torch.device(name)
@@ -393,7 +427,8 @@ def _device(name: str) -> torch.device:
 
 def _clear_run(run_dir: Path) -> None:
     for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "run.json",
-                 "checkpoint.json", "final.h5", "summary.json", "preprocessing.json"):  # fmt: skip
+                 "checkpoint.json", "final.h5", "summary.json", "preprocessing.json",
+                 "gradient_flow.json"):  # fmt: skip
         (run_dir / name).unlink(missing_ok=True)
     for sub in ("snapshots", "checkpoints"):
         shutil.rmtree(run_dir / sub, ignore_errors=True)

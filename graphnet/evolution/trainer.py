@@ -9,7 +9,7 @@ from graphnet.core.errors import GraphError
 
 from .protocols import Context, seed_for
 
-__all__ = ["EpochTrainer", "make_optimizer", "batch_order"]
+__all__ = ["EpochTrainer", "make_optimizer", "batch_order", "resolve_batch_size"]
 
 
 def make_optimizer(model: torch.nn.Module, training) -> torch.optim.Optimizer:
@@ -26,6 +26,22 @@ def make_optimizer(model: torch.nn.Module, training) -> torch.optim.Optimizer:
     if t.optimizer == "adamw":
         return torch.optim.AdamW(p, lr=t.lr, weight_decay=t.weight_decay)
     return torch.optim.SGD(p, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+
+
+def resolve_batch_size(config, g) -> int:
+    """The config's batch size; ``"auto"``: the largest power of two whose training memory for
+    ``g`` fits a quarter of the available memory (at most 1024).
+
+    >>> import graphnet as gn
+    >>> from graphnet.evolution.config import EvolutionConfig
+    >>> resolve_batch_size(EvolutionConfig(), gn.mlp([4, 2]))
+    64
+    """
+    if config.training.batch_size != "auto":
+        return int(config.training.batch_size)
+    from graphnet.train.checks import memory_aware_batch_size
+
+    return memory_aware_batch_size(g, max_batch=1024)
 
 
 def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:

@@ -37,7 +37,7 @@ from graphnet.evolution.evolve import (
 from graphnet.evolution.protocols import Context, parameter_count
 from graphnet.evolution.records import RunSummary, write_summary
 from graphnet.evolution.run_store import RunStore
-from graphnet.evolution.trainer import EpochTrainer, make_optimizer
+from graphnet.evolution.trainer import EpochTrainer, make_optimizer, resolve_batch_size
 from graphnet.growth.rewire import cosine_fraction, edge_gradients, rewire
 from graphnet.train.data import Dataset
 
@@ -88,9 +88,13 @@ def train_baseline(
     from graphnet.evolution.run_files import write_preprocessing
 
     write_preprocessing(run_dir, data.preprocessing)
-    g = seed_network(config, data.num_features, data.num_classes)
+    g = seed_network(config, data.num_features, data.num_classes, data.x_train)
     seed_edges = g.num_edges
     model = compile_graph(g)
+    bs = resolve_batch_size(config, g)
+    config = config.model_copy(
+        update={"training": config.training.model_copy(update={"batch_size": bs})}
+    )
     opt = make_optimizer(model, config.training)
     ctx = Context(g, model, opt, data, config)
     if validation is not None:
