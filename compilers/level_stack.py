@@ -177,8 +177,7 @@ class _LevelStack(torch.autograd.Function):
             elif p.kind == "sparse":
                 w = _csr(p.crow, p.col, values, (p.rows, p.width))
                 csr.append(w)
-                torch.mm(w, buf[p.lo : p.start], out=out)
-                out += bias[:, None]
+                torch.addmm(bias[:, None], w, buf[p.lo : p.start], out=out)  # one op, no fill
             else:
                 w = _dense_weight(p, values)
                 from_x, from_buf = _sources(p, num_inputs, x, buf)
@@ -228,12 +227,9 @@ class _LevelStack(torch.autograd.Function):
             nonlocal ready
             target = gbuf[first:stop]
             if ready >= stop:
-                torch.mm(mat, g, out=target)
+                target.addmm_(mat, g, beta=0.0)  # beta 0: the old contents are ignored, NaN too
             elif ready <= first:
-                if mat.layout == torch.strided:
-                    target.addmm_(mat, g)
-                else:
-                    target += torch.sparse.mm(mat, g)
+                target.addmm_(mat, g)
             else:
                 part = torch.sparse.mm(mat, g) if mat.layout != torch.strided else mat.mm(g)
                 target[: ready - first] = part[: ready - first]
