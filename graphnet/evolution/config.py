@@ -202,7 +202,9 @@ class StopConfig(_Model):
         default=None, ge=1, description="epochs without a better validation accuracy"
     )
     when_no_extrema: bool = Field(
-        default=True, description="stop once no dead or saturated neuron is left (after bootstrap)"
+        default=True,
+        description="stop once growth has left no dead or saturated neuron (checked at growth "
+        "opportunities, after the first growth event)",
     )
 
 

@@ -521,7 +521,7 @@ def _stop_reason(
         return f"step budget {s.max_steps} spent"
     if s.patience is not None and loop["since_best"] >= s.patience:
         return f"no better accuracy for {s.patience} epochs"
-    if s.when_no_extrema and no_extrema:
+    if s.when_no_extrema and no_extrema and loop["last_growth"] is not None:  # grown away
         return "no extrema left"
     return None
 

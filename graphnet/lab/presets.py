@@ -51,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # grow until validation plateaus, inserting levels at bottlenecks
         "network": {"hidden": [128], "density": 0.01},
         "data": {"validation_fraction": 0.15},
-        "stop": {"max_epochs": 120, "patience": 30},
+        "stop": {"max_epochs": 120, "patience": 30, "when_no_extrema": False},
         "rules": [
             {"name": "bottleneck_level"},
             {"name": "plateau_level", "options": {"patience": 8}},
