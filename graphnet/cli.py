@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     grow = sub.add_parser("grow", help="grow a network from a sparse seed", description=(
         "Grow a sparse seed network on a data set until it holds the parameter budget, train on, "
         "and write the run directory with a report. Defaults: digits, preset 'grow' (a seed below "
-        "1%% of the dense MLP's edges, grown where the loss gradient points to 20%% of its parameters)."))  # fmt: skip
+        "1% of the dense MLP's edges, grown where the loss gradient points to 20% of its parameters)."))  # fmt: skip
     _data_args(grow)
     grow.add_argument("--preset", default="grow", help="grow (default), seeds, cliff, indefinite")
     grow.add_argument(
