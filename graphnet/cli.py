@@ -42,14 +42,14 @@ def _budget(text: str) -> tuple[str, float]:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="digits", choices=["digits", "mnist1d", "mnist", "fashion-mnist"],
+    p.add_argument("--dataset", default=None, choices=["digits", "mnist1d", "mnist", "fashion-mnist"],
                    help="data set (default digits, embedded; mnist needs --data-path)")  # fmt: skip
     p.add_argument(
         "--data-path", default=None, help="IDX directory or .npz for mnist / fashion-mnist"
     )
     p.add_argument("--hidden", type=_widths, default=None, help="hidden widths, e.g. 256,128")
     p.add_argument("--epochs", type=int, default=None, help="epoch limit")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="default 0 (or the --config file's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(
         "--out",
@@ -197,13 +197,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _overrides(args) -> dict:
-    over: dict = {
-        "seed": args.seed,
-        "progress": not args.no_progress,
-        "training": {"device": args.device},
-    }
+    # only what the user said: a --config file's values stand unless a flag overrides them
+    over: dict = {"progress": not args.no_progress, "training": {"device": args.device}}
+    if args.seed is not None:
+        over["seed"] = args.seed
+    if args.dataset is not None:
+        over["data"] = {"name": args.dataset}
     if args.data_path:
-        over["data"] = {"path": args.data_path}
+        over.setdefault("data", {})["path"] = args.data_path
     if args.hidden is not None:
         over["network"] = {"hidden": args.hidden}
     if getattr(args, "density", None) is not None and args.command == "grow":
@@ -216,26 +217,28 @@ def _overrides(args) -> dict:
 
 
 def _config(args, preset: str):
-    from graphnet.evolution.config import load_config
+    from graphnet.evolution.config import EvolutionConfig, load_config
     from graphnet.lab.presets import merge, preset_config
 
     over = _overrides(args)
-    if args.config is not None:
-        base = load_config(args.config).model_dump(mode="json")
-        over = merge(base, over)
     budget = getattr(args, "budget", None)
-    if budget is not None:
-        kind, value = budget
-        if kind == "count":
-            over = merge(over, {"stop": {"max_parameters": int(value)}})
-    cfg = preset_config(preset, dataset=args.dataset, overrides=over)
+    if budget is not None and budget[0] == "count":
+        over = merge(over, {"stop": {"max_parameters": int(budget[1])}})
+    if args.config is not None:  # the file replaces the preset; flags the user gave still win
+        cfg = EvolutionConfig(**merge(load_config(args.config).model_dump(mode="json"), over))
+    else:
+        cfg = preset_config(
+            preset, dataset=over.get("data", {}).get("name", "digits"), overrides=over
+        )
     if budget is not None and budget[0] == "share":
         from graphnet.lab.presets import parameter_budget
         from graphnet.train.datasets import dataset_info
 
-        info = dataset_info(args.dataset)
+        info = dataset_info(cfg.data.name)
         n = parameter_budget(budget[1], info["features"], cfg.network.hidden, info["classes"])
         cfg = cfg.model_copy(update={"stop": cfg.stop.model_copy(update={"max_parameters": n})})
+    # what the run really uses, for messages and default directory names
+    args.dataset, args.seed = cfg.data.name, cfg.seed
     return cfg
 
 
@@ -295,10 +298,9 @@ def _train(args) -> int:
         return _train_ddp(args, cfg, out)
     density = args.density
     if density is None and args.method != "dense":
-        from graphnet.lab.sweep import plan_sweep
+        from graphnet.lab.sweep import budget_density
 
-        density = plan_sweep(out, preset="grow", datasets=[args.dataset], methods=[args.method],
-                             seeds=[args.seed])[0].density  # fmt: skip
+        density = budget_density(cfg)  # the grown runs' parameter budget, for these widths
     print(f"graphnet train: {args.method} on {args.dataset}, seed {args.seed} -> {out}")
     res = train_baseline(args.method, cfg, density=density, dir=out)
     s = res["summary"]

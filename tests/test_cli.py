@@ -231,3 +231,43 @@ def test_sweep_grid_file(tmp_path, capsys):
     grid.write_text("- not a mapping\n")
     assert main(["sweep", "--grid", str(grid), "--out", str(out)]) == 1
     assert "maps labels" in capsys.readouterr().err
+
+
+def test_review_fixes_config_file_stale_sweep_and_train_guard(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    gn.EvolutionConfig(
+        seed=7, network={"hidden": [16], "density": 0.2}, stop={"max_epochs": 2}
+    ).save(cfg)
+    out = tmp_path / "g"
+    assert (
+        main(["grow", "--config", str(cfg), "--out", str(out), "--no-progress", "--no-report"]) == 0
+    )
+    s = read_summary(out)
+    assert s.seed == 7 and s.hidden == [16]  # the file's values stand
+    cfgd = json.loads((out / "config.json").read_text())
+    assert cfgd["stop"]["max_parameters"] is None  # no preset budget sneaks in
+    # train into a finished run's directory: refused, nothing deleted
+    assert (
+        main(["train", "--method", "dense", "--hidden", "16", "--epochs", "1", "--out", str(out)])
+        == 1
+    )
+    assert "holds a finished run" in capsys.readouterr().err and (out / "final.h5").is_file()
+    # a sweep over runs of another config is an error, not a silent reuse
+    base = [
+        "sweep",
+        "--methods",
+        "random",
+        "--seeds",
+        "0",
+        "--out",
+        str(tmp_path / "s"),
+        "--no-report",
+    ]
+    assert main([*base, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2"]) == 1
+    assert "another config" in capsys.readouterr().err
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("wide: 5\n")
+    assert main(["sweep", "--grid", str(grid), "--out", str(tmp_path / "x")]) == 1
+    assert "must map to config overrides" in capsys.readouterr().err

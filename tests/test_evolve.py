@@ -440,3 +440,48 @@ def test_pca_init_auto_batch_and_gradient_flow_file(tmp_path):
     assert torch.allclose(
         (z[:, np.unique(first)] + b).mean(0), torch.zeros(len(b), dtype=torch.float64), atol=1e-3
     )
+
+
+def test_real_growth_never_passes_the_budget_or_the_last_epoch(tmp_path):
+    cfg0 = gn.EvolutionConfig(**SMALL)
+    seed = gn.evolution.seed_network(cfg0, 64, 10)
+    limit = seed.num_edges + seed.num_neurons - 64 + 100
+    cfg = {**SMALL, "rules": [{"name": "residual", "options": {"width": 4}}, {"name": "proportional"}],
+           "stop": {"max_epochs": 8, "max_parameters": limit}}  # fmt: skip
+    run = gn.evolve(cfg, dir=tmp_path)
+    assert all(h["parameters"] <= limit for h in run.history)
+    assert all(e["epoch"] < 7 for e in run.events)  # nothing grows that would never train
+    assert run.history[-1]["test_acc"] == pytest.approx(
+        gn.train.accuracy(run.model, run.data.x_test, run.data.y_test)
+    )
+
+
+def test_a_trainer_without_a_monitor_keyword_runs_the_tournament(tmp_path):
+    from graphnet.evolution.trainer import EpochTrainer
+
+    class Plain:
+        def __init__(self):
+            self.inner = EpochTrainer()
+
+        def train(self, ctx, steps=None):
+            return self.inner.train(ctx, steps)
+
+    assert isinstance(Plain(), gn.Trainer)
+    cfg = {
+        **SMALL,
+        "stop": {"max_epochs": 5},
+        "tournament": {"train_steps": 2, "max_candidates": 3},
+    }
+    run = gn.evolve(cfg, dir=tmp_path, trainer=Plain())
+    assert any(e["details"]["candidates"] for e in run.events)
+
+
+def test_a_stop_survives_a_kill_before_the_finish_mark(tmp_path):
+    cfg = {**SMALL, "stop": {"max_epochs": 15, "target_accuracy": 0.2}, "checkpoint_every": 1}
+    run = gn.evolve(cfg, dir=tmp_path)
+    status = json.loads((tmp_path / "run.json").read_text())
+    (tmp_path / "run.json").write_text(json.dumps({**status, "status": "running"}))
+    (tmp_path / "summary.json").unlink()
+    again = gn.evolve(cfg, dir=tmp_path)
+    assert len(again.history) == len(run.history) and again.stopped == run.stopped
+    assert again.graph.equals(run.graph)

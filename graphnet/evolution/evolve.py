@@ -87,9 +87,11 @@ class Run:
         )
 
 
-def load_data(config: EvolutionConfig) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor] | None]:
-    """The data set a config names, and the validation rows held out of its training set
-    (None without a validation share).
+def load_data(
+    config: EvolutionConfig, data: Dataset | None = None
+) -> tuple[Dataset, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The data set a config names (or ``data``), and the validation rows held out of its
+    training set (None without a validation share).
 
     >>> d, val = load_data(EvolutionConfig(data={"validation_fraction": 0.1}))
     >>> d.x_train.shape[0] + val[0].shape[0], d.x_test.shape[0]
@@ -98,9 +100,12 @@ def load_data(config: EvolutionConfig) -> tuple[Dataset, tuple[torch.Tensor, tor
     from graphnet.train.datasets import load_dataset
 
     c = config.data
-    d = load_dataset(
-        c.name, path=c.path, seed=config.seed, test_fraction=c.test_fraction, samples=c.samples
-    )
+    if data is not None:
+        d = data
+    else:
+        d = load_dataset(
+            c.name, path=c.path, seed=config.seed, test_fraction=c.test_fraction, samples=c.samples
+        )
     share = config.data.validation_fraction
     if share <= 0:
         return d, None
@@ -205,10 +210,10 @@ def evolve(
     status = store.read_status()
     point = load_checkpoint(run_dir) if resume else None
     if point is not None:
-        if store.read_config() != config.model_dump(mode="json"):
+        if _what_matters(store.read_config()) != _what_matters(config.model_dump(mode="json")):
             raise GraphError(
-                f"{run_dir} holds a run with another config; pass resume=False to start afresh "
-                "there, or another directory"
+                f"{run_dir} holds a run with another config; start afresh there (resume=False, "
+                "graphnet grow --fresh) or use another directory"
             )
         if status and status.get("status") == "finished":
             raise GraphError(
@@ -220,10 +225,7 @@ def evolve(
         _clear_run(run_dir)
         store = RunStore(run_dir, sinks=_sinks(run_dir, config))
 
-    if data is None:
-        data, validation = load_data(config)
-    else:
-        validation = None
+    data, validation = load_data(config, data)
     for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
         check_batch(x, y, data.num_features, data.num_classes)
     device = _device(config.training.device)
@@ -279,7 +281,10 @@ def evolve(
 
     start = time.perf_counter() - loop["elapsed"]
     stopped = f"epoch limit {config.stop.max_epochs}"
-    bar = _progress(range(loop["epoch"], config.stop.max_epochs), config.progress)
+    if loop.get("stopped"):  # killed after its last resume point, before it was marked finished
+        stopped = loop["stopped"]
+    first = config.stop.max_epochs if loop.get("stopped") else loop["epoch"]
+    bar = _progress(range(first, config.stop.max_epochs), config.progress)
     for epoch in bar:
         ctx.epoch = epoch
         g.step = ctx.step
@@ -292,6 +297,8 @@ def evolve(
         row = _evaluate(ctx)
         t2 = time.perf_counter()
         why_not = growth_gate(config, epoch, loop["last_growth"], economy)
+        if epoch + 1 == config.stop.max_epochs:
+            why_not = "the last epoch: nothing would train what grows"
         event, no_extrema = None, False
         if why_not is None:
             event, no_extrema = _grow(ctx, rules, analyzers, trainer, phase, row, snapshots)
@@ -328,6 +335,7 @@ def evolve(
                 acc=f"{row['test_acc']:.3f}", edges=g.num_edges, density=f"{_density(g):.4f}"
             )
         done = _stop_reason(config, ctx, loop, sel, no_extrema)
+        loop["stopped"] = done
         loop.update(epoch=epoch + 1, step=ctx.step, economy=economy.state_dict(),
                     elapsed=time.perf_counter() - start, history=ctx.history, events=events)  # fmt: skip
         if (
@@ -385,6 +393,15 @@ def _density_mlp(g: NeuronGraph, sizes: list[int]) -> float:
 
 def _density_mlp_edges(edges: int, sizes: list[int]) -> float:
     return min(1.0, edges / max(1, sum(a * b for a, b in zip(sizes, sizes[1:]))))
+
+
+def _what_matters(cfg: dict) -> dict:
+    """A config without the settings that cannot change a run's result (progress bars,
+    logging sinks, device, tournament processes, how often resume points are written)."""
+    out = {k: v for k, v in cfg.items() if k not in ("progress", "logging", "checkpoint_every")}
+    out["training"] = {k: v for k, v in cfg.get("training", {}).items() if k != "device"}
+    out["tournament"] = {k: v for k, v in cfg.get("tournament", {}).items() if k != "processes"}
+    return out
 
 
 def _sinks(run_dir: Path, config: EvolutionConfig) -> list:
@@ -473,15 +490,23 @@ def _grow(
     proposals = []
     for rule in rules:
         proposals.extend(rule.propose(ctx, phase.max_structures))
+    proposals = [p for p in proposals if p.structures <= phase.max_structures]
     if cfg.stop.max_parameters is not None:
         room = cfg.stop.max_parameters - parameter_count(g)
         proposals = [p for p in proposals if p.cost <= room]
     winner, scores = select(ctx, proposals, trainer, cfg.tournament)
-    if winner is None or not ctx.state["economy"].spend():
+    if winner is None or not ctx.state["economy"].affordable():
         return None, no_extrema
     before = parameter_count(g)
     acc_before = row.get("val_acc", row["test_acc"])
+    kept = g.copy()  # a rule's estimate can be wrong: the real edit is checked against the limits
     rep = winner.apply(g)
+    added = rep.edges_added.size + rep.neurons_added.size
+    over = cfg.stop.max_parameters is not None and parameter_count(g) > cfg.stop.max_parameters
+    if over or added > phase.max_structures:
+        ctx.graph = kept  # undone: the model was compiled from the kept graph
+        return None, no_extrema
+    ctx.state["economy"].spend()
     g.check()
     ctx.model, ctx.optimizer = recompile(g, ctx.model, ctx.optimizer)
     ctx.state["monitor"].rebind(ctx.model)
@@ -489,7 +514,8 @@ def _grow(
     sync(g, ctx.model)
     if cfg.snapshots.on_growth:
         snapshots.add(g, epoch=ctx.epoch, step=ctx.step, phase=phase.name,
-                      reason=f"growth: {winner.rule}", metrics={"accuracy": acc_before})  # fmt: skip
+                      reason=f"growth: {winner.rule}",
+                      metrics={"accuracy": after_row.get("val_acc", after_row["test_acc"])})  # fmt: skip
     best = next((s for s in scores if s.rule == winner.rule), None)
     event = {
         "epoch": ctx.epoch, "step": ctx.step, "rule": winner.rule, "reason": winner.reason,

@@ -350,7 +350,8 @@ def _last_epoch_of(ctx: Context, rule: str) -> int:
     )
     if step is None:
         return -1
-    return next((h["epoch"] for h in ctx.history if h["step"] >= step), ctx.epoch)
+    # an edit made during epoch e carries the step at which epoch e started (the end of e - 1)
+    return next((h["epoch"] for h in ctx.history if h["step"] > step), ctx.epoch)
 
 
 class ProportionalGrowth:
@@ -529,7 +530,8 @@ class ResidualBlocks:
         x = int(np.sum(g.neuron_attr("level", ids) == at))
         src, _, _ = g.edge_list()
         fed = np.unique(_neighbours_of_level(g, at)).size
-        size = self.width * (x + 1) + self.width * fed + self.width
+        # A (x -> width), A's bias, B (width -> width), B's bias, B -> everything x feeds
+        size = self.width * x + self.width * self.width + 2 * self.width + self.width * fed
         if size > budget or src.size == 0:
             return []
         op = Operation(

@@ -70,8 +70,19 @@ def _trial(
     sub = Context(g, model, opt, ctx.data, ctx.config, ctx.epoch, ctx.step, results=ctx.results)
     sub.state["validation"] = ctx.state.get("validation")
     if steps:
-        trainer.train(sub, steps, monitor=False)
+        _train_quietly(trainer, sub, steps)
     return _metric(sub, metric), parameter_count(g) - parameter_count(ctx.graph)
+
+
+def _train_quietly(trainer, ctx: Context, steps: int) -> None:
+    """Train a candidate copy; a trainer that can keep its hands off the growth economy
+    (``monitor=False``) is asked to, any other trainer is called as the protocol says."""
+    import inspect
+
+    if "monitor" in inspect.signature(trainer.train).parameters:
+        trainer.train(ctx, steps, monitor=False)
+    else:
+        trainer.train(ctx, steps)
 
 
 def _trial_in_worker(payload: bytes) -> tuple[float, int]:

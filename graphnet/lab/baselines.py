@@ -56,11 +56,13 @@ def train_baseline(
     fraction: float = 0.3,
     data: Dataset | None = None,
     label: str = "",
+    overwrite: bool = False,
 ) -> dict:
     """Train a fixed-structure baseline as the config says; write a run directory.
 
     ``density`` (default: the config's seed density) is the share of the dense MLP's edges;
-    ``dense`` ignores it. Returns ``{"graph", "model", "history", "dir", "summary"}``.
+    ``dense`` ignores it. A directory holding a finished run is refused unless ``overwrite``.
+    Returns ``{"graph", "model", "history", "dir", "summary"}``.
 
     Examples
     --------
@@ -80,11 +82,12 @@ def train_baseline(
     )
     run_dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix=f"graphnet-{method}-"))
     run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "summary.json").is_file() and not overwrite:
+        raise GraphError(
+            f"{run_dir} holds a finished run; pass overwrite=True or another directory"
+        )
     _clear_run(run_dir)  # a baseline starts afresh (it is short; no resume points)
-    if data is None:
-        data, validation = load_data(config)
-    else:
-        validation = None
+    data, validation = load_data(config, data)
     from graphnet.evolution.run_files import write_preprocessing
 
     write_preprocessing(run_dir, data.preprocessing)

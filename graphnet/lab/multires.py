@@ -235,9 +235,7 @@ def multires_train(
         epochs = [int(e) for e in epochs_per_scale]
     if len(epochs) != len(factors) or min(epochs) < 0:
         raise GraphError(f"epochs_per_scale {epochs} does not give a count >= 0 per factor")
-    validation = None
-    if data is None:
-        data, validation = load_data(config)
+    data, validation = load_data(config, data)
     h, w = (int(v) for v in image_shape)
     if data.num_features != h * w:
         raise GraphError(f"the data has {data.num_features} features, not {h}x{w} images")

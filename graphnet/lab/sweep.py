@@ -23,7 +23,16 @@ from graphnet.core.errors import GraphError
 from .baselines import BASELINES
 from .presets import preset_config
 
-__all__ = ["Job", "plan_sweep", "run_job", "run_sweep", "METHODS", "LADDER", "parse_seeds"]
+__all__ = [
+    "Job",
+    "plan_sweep",
+    "run_job",
+    "run_sweep",
+    "METHODS",
+    "LADDER",
+    "parse_seeds",
+    "budget_density",
+]
 
 METHODS = ("grow", *BASELINES, "seed")
 """``seed`` is the fixed seed network itself (a ``random`` baseline at the seed's density,
@@ -115,6 +124,25 @@ LADDER = (1.0, 0.1, 0.01, 0.005, 0.001)
 """The seeds' sparsity ladder: 100%, 10%, 1%, 0.5%, 0.1% of the dense MLP's edges."""
 
 
+def budget_density(cfg) -> float:
+    """The density whose edges plus biases equal ``cfg.stop.max_parameters`` (the grown
+    runs' budget) for the config's widths and data set.
+
+    >>> from graphnet.lab.presets import preset_config
+    >>> round(budget_density(preset_config("grow")), 4)
+    0.1937
+    """
+    from graphnet.train.datasets import dataset_info
+
+    if cfg.stop.max_parameters is None:
+        raise GraphError("no parameter budget (stop.max_parameters) to match; give --density")
+    info = dataset_info(cfg.data.name)
+    sizes = [info["features"], *cfg.network.hidden, info["classes"]]
+    dense_edges = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    biases = sum(cfg.network.hidden) + info["classes"]
+    return min(1.0, max(1e-6, (cfg.stop.max_parameters - biases) / dense_edges))
+
+
 def _ladder(out, preset, datasets, seeds, overrides, data_path, densities) -> list[Job]:
     jobs = []
     for di, ds in enumerate(datasets):
@@ -147,6 +175,11 @@ def _grid(out, preset, datasets, seeds, overrides, data_path, grid) -> list[Job]
     if not isinstance(grid, dict) or not grid:
         raise GraphError(
             "a grid maps labels to config overrides, e.g. {wide: {network: {hidden: [512]}}}"
+        )
+    bad = [k for k, v in grid.items() if v is not None and not isinstance(v, dict)]
+    if bad:
+        raise GraphError(
+            f"grid entry {bad[0]!r} must map to config overrides (a mapping), got {grid[bad[0]]!r}"
         )
     jobs = []
     for di, ds in enumerate(datasets):
@@ -202,6 +235,7 @@ def run_sweep(
     ``ray=True`` hands them to Ray (``ray.init()`` must find or start a cluster)."""
     from tqdm.auto import tqdm
 
+    _refuse_other_configs(jobs)
     todo = [j for j in sorted(jobs) if not j.finished]
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=None if progress else True)
     if ray:
@@ -229,6 +263,33 @@ def run_sweep(
     return [run_job(j) for j in sorted(jobs)]  # all finished now: read back
 
 
+def _refuse_other_configs(jobs: list[Job]) -> None:
+    """A job directory that already holds a run of another config (finished, or a grown run
+    that would resume) is an error before anything runs: never silently reused."""
+    import json
+
+    from graphnet.evolution.evolve import _what_matters
+
+    for j in jobs:
+        path = Path(j.dir) / "config.json"
+        if not path.is_file() or not (j.finished or j.method == "grow"):
+            continue
+        stored, wanted = json.loads(path.read_text()), json.loads(json.dumps(j.config))
+        for key in ("baseline", "every", "fraction"):
+            stored.pop(key, None)
+        if j.method != "grow":  # a baseline stores the density it ran at and its batch size
+            density = 1.0 if j.method == "dense" else j.density
+            if abs(stored["network"].pop("density") - density) > 1e-9:
+                stored["network"]["density"] = None  # differs
+            wanted["network"].pop("density")
+            for c in (stored, wanted):
+                c["training"].pop("batch_size")
+        if _what_matters(stored) != _what_matters(wanted):
+            raise GraphError(
+                f"{j.dir} holds a run of another config; use another --out (or remove it)"
+            )
+
+
 def parse_seeds(text: str) -> list[int]:
     """``"0-4"`` or ``"0,2,7"`` -> a list of seeds.
 
@@ -245,4 +306,6 @@ def parse_seeds(text: str) -> list[int]:
                 out.append(int(part))
     except ValueError:
         raise GraphError(f"seeds must look like 0-4 or 0,2,7, got {text!r}") from None
+    if not out:
+        raise GraphError(f"no seeds in {text!r} (a range runs upwards: 0-4)")
     return out
