@@ -271,3 +271,14 @@ def test_review_fixes_config_file_stale_sweep_and_train_guard(tmp_path, capsys):
     grid.write_text("wide: 5\n")
     assert main(["sweep", "--grid", str(grid), "--out", str(tmp_path / "x")]) == 1
     assert "must map to config overrides" in capsys.readouterr().err
+
+
+def test_seed_search_saves_trained_weights(tmp_path):
+    from graphnet.lab.seed_search import seed_search
+    from graphnet.train.classifier import accuracy
+    from graphnet.train.datasets import load_dataset
+
+    best = seed_search(candidates=2, epochs=2, keep=1, margin=0.0, out=tmp_path)
+    g = gn.load(tmp_path / "seed_0.h5")
+    d = load_dataset("digits")
+    assert accuracy(gn.compile(g), d.x_test, d.y_test) == pytest.approx(best[0]["test_acc"])

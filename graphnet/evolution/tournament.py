@@ -52,7 +52,7 @@ def _metric(ctx: Context, kind: str) -> float:
         from analysis.information import mutual_information
 
         vals = [
-            mutual_information(out[:, j].double().numpy(), y.numpy(), "binned")
+            mutual_information(out[:, j].double().cpu().numpy(), y.cpu().numpy(), "binned")
             for j in range(out.shape[1])
         ]
         return float(np.mean(vals))

@@ -35,14 +35,16 @@ def _candidate(args: tuple) -> dict:
     from graphnet.evolution.protocols import Context, parameter_count
     from graphnet.evolution.trainer import EpochTrainer, make_optimizer
 
-    index, dataset, hidden, density, epochs, seed, single_thread = args
+    index, dataset, hidden, density, epochs, seed, data_seed, single_thread = args
     if single_thread:
         torch.set_num_threads(1)
-    cfg = EvolutionConfig(
-        seed=seed, network={"hidden": hidden, "density": density},
+    # one split for every candidate (the search's seed); each candidate its own network seed
+    base = EvolutionConfig(
+        seed=data_seed, network={"hidden": hidden, "density": density},
         data={"name": dataset, "validation_fraction": 0.2}, progress=False,
     )  # fmt: skip
-    data, val = load_data(cfg)
+    data, val = load_data(base)
+    cfg = base.model_copy(update={"seed": seed})
     g = seed_network(cfg, data.num_features, data.num_classes)
     model = compile_graph(g)
     ctx = Context(g, model, make_optimizer(model, cfg.training), data, cfg)
@@ -52,6 +54,9 @@ def _candidate(args: tuple) -> dict:
         ctx.epoch = epoch
         trainer.train(ctx)
     row = _evaluate(ctx)
+    from compilers import sync
+
+    sync(g, ctx.model)  # the saved seeds carry the weights their brief training reached
     return {
         "index": index, "hidden": hidden, "density": density, "seed": seed,
         "parameters": parameter_count(g), "edges": g.num_edges, "val_acc": row["val_acc"],
@@ -84,7 +89,8 @@ def seed_search(
     rng = np.random.default_rng(seed)
     jobs = [
         (i, dataset, list(HIDDEN_CHOICES[rng.integers(len(HIDDEN_CHOICES))]),
-         float(DENSITY_CHOICES[rng.integers(len(DENSITY_CHOICES))]), epochs, seed + i, processes > 1)
+         float(DENSITY_CHOICES[rng.integers(len(DENSITY_CHOICES))]), epochs, seed + i, seed,
+         processes > 1)
         for i in range(candidates)
     ]  # fmt: skip
     if processes > 1:
