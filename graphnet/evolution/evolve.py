@@ -72,6 +72,8 @@ class Run:
         from .ensemble import evaluate_ensemble
 
         store = self.snapshots
+        if last is not None and last < 1:
+            raise GraphError(f"last must be at least 1 (or None for every snapshot), got {last}")
         infos = store.list()[-last:] if last else store.list()
         graphs = [store.load(i.index) for i in infos]
         out = evaluate_ensemble(graphs, self.data.x_test, self.data.y_test, method)
