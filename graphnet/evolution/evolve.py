@@ -43,7 +43,7 @@ from .snapshots import SnapshotStore, should_snapshot
 from .tournament import select
 from .trainer import EpochTrainer, make_optimizer, resolve_batch_size
 
-__all__ = ["evolve", "Run", "seed_network", "load_data", "dense_parameters"]
+__all__ = ["evolve", "Run", "seed_network", "load_data", "dense_parameters", "mlp_density"]
 
 
 @dataclass
@@ -322,10 +322,11 @@ def evolve(
             snapshots.add(g, epoch=epoch, step=ctx.step, phase=phase.name,
                           reason=f"accuracy {sel:.3f}", metrics={"accuracy": sel})  # fmt: skip
             loop["best_snapshot"] = sel
+        density = float(g.summary().density)  # over every rising pair, as g.summary() reports
         record = {
             "epoch": epoch, "step": ctx.step, "loss": fit["loss"], "train_acc": row["train_acc"],
             "test_acc": row["test_acc"], "edges": g.num_edges, "neurons": g.num_neurons,
-            "parameters": parameter_count(g), "density": _density(g), "phase": phase.name,
+            "parameters": parameter_count(g), "density": density, "phase": phase.name,
             "credits": economy.credits, "wall_time": time.perf_counter() - start,
             "extra": {"train_seconds": t1 - t0, "eval_seconds": t2 - t1,
                       "growth_seconds": t3 - t2, **({"val_acc": row["val_acc"]} if "val_acc" in row else {})},
@@ -334,7 +335,7 @@ def evolve(
         store.log_metrics(record)
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(
-                acc=f"{row['test_acc']:.3f}", edges=g.num_edges, density=f"{_density(g):.4f}"
+                acc=f"{row['test_acc']:.3f}", edges=g.num_edges, density=f"{density:.4f}"
             )
         done = _stop_reason(config, ctx, loop, sel, no_extrema)
         loop["stopped"] = done
@@ -367,6 +368,18 @@ def dense_parameters(sizes: list[int]) -> int:
     return int(sum(a * b + b for a, b in zip(sizes, sizes[1:])))
 
 
+def mlp_density(edges: int, sizes: list[int]) -> float:
+    """``edges`` over the edge count of the dense MLP with these level widths (skip edges
+    count as edges too; capped at 1).
+
+    >>> mlp_density(101, [4, 10, 2])
+    1.0
+    >>> mlp_density(30, [4, 10, 2])
+    0.5
+    """
+    return min(1.0, edges / max(1, sum(a * b for a, b in zip(sizes, sizes[1:]))))
+
+
 def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wall: float) -> None:
     from .records import RunSummary, write_summary
 
@@ -378,23 +391,14 @@ def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wal
         RunSummary(
             method="grow", dataset=config.data.name, seed=config.seed,
             hidden=list(config.network.hidden),
-            start_density=_density_mlp_edges(ctx.state.get("seed_edges", g.num_edges), sizes),
-            density=_density_mlp(g, sizes), parameters=parameter_count(g),
+            start_density=mlp_density(ctx.state.get("seed_edges", g.num_edges), sizes),
+            density=mlp_density(g.num_edges, sizes), parameters=parameter_count(g),
             dense_parameters=dense_parameters(sizes), edges=g.num_edges, neurons=g.num_neurons,
             levels=g.num_levels, events=len(events), epochs=len(ctx.history),
             test_acc=last.get("test_acc", 0.0), val_acc=vals[-1] if vals else None,
             best_val_acc=max(vals) if vals else None, wall_time=wall, stopped=stopped, label=config.label,
         ),
     )  # fmt: skip
-
-
-def _density_mlp(g: NeuronGraph, sizes: list[int]) -> float:
-    """Edges over the dense MLP's edge count (skips count as edges too; capped at 1)."""
-    return _density_mlp_edges(g.num_edges, sizes)
-
-
-def _density_mlp_edges(edges: int, sizes: list[int]) -> float:
-    return min(1.0, edges / max(1, sum(a * b for a, b in zip(sizes, sizes[1:]))))
 
 
 def _what_matters(cfg: dict) -> dict:
@@ -426,7 +430,7 @@ def _check_gradient_flow(run_dir: Path, ctx: Context) -> None:
 
     flow = gradient_flow(ctx.graph, ctx.model, ctx.analysis_batch())
     with atomic_path(run_dir / "gradient_flow.json") as tmp:
-        tmp.write_text(json.dumps({k: v for k, v in flow.items()}, default=float, indent=2))
+        tmp.write_text(json.dumps(flow, default=float, indent=2))
     for what in ("vanishing", "exploding"):
         if flow[what]:
             warnings.warn(
@@ -461,10 +465,6 @@ def _drop_snapshots_after(directory: Path, epoch: int) -> None:
     for info in store.list():
         if info.epoch > epoch:
             info.path.unlink(missing_ok=True)
-
-
-def _density(g: NeuronGraph) -> float:
-    return float(g.summary().density)
 
 
 def _evaluate(ctx: Context) -> dict:

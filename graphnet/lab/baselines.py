@@ -32,6 +32,7 @@ from graphnet.evolution.evolve import (
     _evaluate,
     dense_parameters,
     load_data,
+    mlp_density,
     seed_network,
 )
 from graphnet.evolution.protocols import Context, parameter_count
@@ -144,10 +145,9 @@ def train_baseline(
     save(g, run_dir / "final.h5")
     sizes = [data.num_features, *config.network.hidden, data.num_classes]
     vals = [h["extra"]["val_acc"] for h in history if "val_acc" in h["extra"]]
-    dense_edges = sum(a * b for a, b in zip(sizes, sizes[1:]))
     summary = RunSummary(
         method=method, dataset=config.data.name, seed=config.seed, hidden=list(config.network.hidden),
-        start_density=min(1.0, seed_edges / dense_edges), density=min(1.0, g.num_edges / dense_edges),
+        start_density=mlp_density(seed_edges, sizes), density=mlp_density(g.num_edges, sizes),
         parameters=parameter_count(g), dense_parameters=dense_parameters(sizes),
         edges=g.num_edges, neurons=g.num_neurons, levels=g.num_levels, events=0,
         epochs=len(history), test_acc=history[-1]["test_acc"] if history else 0.0,

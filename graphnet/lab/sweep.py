@@ -91,14 +91,6 @@ def plan_sweep(
     for di, ds in enumerate(datasets):
         extra = {"data": {"path": data_path}} if data_path else {}
         cfg = preset_config(preset, dataset=ds, overrides={**(overrides or {}), **extra})
-        budget = cfg.stop.max_parameters
-        hidden = cfg.network.hidden
-        from graphnet.train.datasets import dataset_info
-
-        info = dataset_info(ds)
-        sizes = [info["features"], *hidden, info["classes"]]
-        dense_edges = sum(a * b for a, b in zip(sizes, sizes[1:]))
-        biases = sum(hidden) + info["classes"]
         for seed in seeds:
             for mi, method in enumerate(methods):
                 c = cfg.model_copy(update={"seed": seed, "progress": False})
@@ -106,11 +98,11 @@ def plan_sweep(
                 if method == "seed":
                     density, label, kind = cfg.network.density, "seed", "random"
                 elif method in ("random", "set", "rigl"):
-                    if budget is None:
+                    if cfg.stop.max_parameters is None:
                         raise GraphError(
                             f"preset {preset!r} has no parameter budget; baselines need one"
                         )
-                    density = min(1.0, max(1e-6, (budget - biases) / dense_edges))
+                    density = budget_density(cfg)
                 jobs.append(
                     Job(
                         (seed, mi, di), kind, ds, seed, c.model_dump(mode="json"),
