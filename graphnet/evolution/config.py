@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from graphnet.core.atomic import atomic_path
 from graphnet.core.errors import GraphError, GraphFileError
 
+from .records import explain
+
 __all__ = [
     "EvolutionConfig",
     "NetworkConfig",
@@ -264,7 +266,7 @@ class EvolutionConfig(_Model):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise GraphError(f"invalid evolution config: {_explain(err)}") from None
+            raise GraphError(f"invalid evolution config: {explain(err)}") from None
 
     @model_validator(mode="after")
     def _phases_ordered(self) -> EvolutionConfig:
@@ -343,12 +345,3 @@ def load_config(path: str | os.PathLike) -> EvolutionConfig:
         return EvolutionConfig(**data)
     except GraphError as err:
         raise GraphError(f"{path}: {err}") from None
-
-
-def _explain(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        where = ".".join(str(x) for x in e["loc"]) or "config"
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)

@@ -178,27 +178,28 @@ def read_summary(directory: str | Path) -> RunSummary:
     try:
         return RunSummary.model_validate_json(path.read_text())
     except ValidationError as err:
-        raise GraphFileError(f"{path}: not a valid run summary ({_explain(err)})") from None
+        raise GraphFileError(f"{path}: not a valid run summary ({explain(err)})") from None
 
 
 _R = TypeVar("_R", bound=BaseModel)
 
 
-def _explain(err: ValidationError) -> str:
-    """One line per broken field of a validation error, without pydantic's links.
+def explain(err: ValidationError) -> str:
+    """One line per broken field of a validation error (``field.path: message``), without
+    pydantic's links or its "Value error, " prefix; records and configs share it.
 
     Examples
     --------
     >>> try:
     ...     GrowthEvent.model_validate_json('{"epoch": -1')
     ... except ValidationError as err:
-    ...     print(_explain(err))
+    ...     print(explain(err))
     invalid JSON: EOF while parsing an object at line 1 column 12
     """
     parts = []
     for e in err.errors(include_url=False):
         where = ".".join(str(p) for p in e["loc"])
-        what = e["msg"].replace("Invalid JSON", "invalid JSON")
+        what = e["msg"].removeprefix("Value error, ").replace("Invalid JSON", "invalid JSON")
         parts.append(f"{where}: {what}" if where else what)
     return "; ".join(parts)
 
@@ -251,6 +252,6 @@ def read_jsonl(path: str | Path, model: type[_R]) -> tuple[list[_R], int]:
             records.append(model.model_validate_json(line))
         except ValidationError as err:
             raise GraphFileError(
-                f"{path}: line {number} is not a valid {model.__name__} record ({_explain(err)})"
+                f"{path}: line {number} is not a valid {model.__name__} record ({explain(err)})"
             ) from None
     return records, torn
