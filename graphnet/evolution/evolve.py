@@ -29,7 +29,7 @@ from graphnet.core.build import mlp
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.io_hdf5 import save
-from graphnet.train.classifier import accuracy, check_trainable
+from graphnet.train.classifier import accuracy, check_trainable, epoch_bar
 from graphnet.train.data import Dataset, check_batch
 
 from .analyzers import make_analyzers
@@ -286,7 +286,7 @@ def evolve(
     if loop.get("stopped"):  # killed after its last resume point, before it was marked finished
         stopped = loop["stopped"]
     first = config.stop.max_epochs if loop.get("stopped") else loop["epoch"]
-    bar = _progress(range(first, config.stop.max_epochs), config.progress)
+    bar = epoch_bar(range(first, config.stop.max_epochs), config.progress, "evolving")
     for epoch in bar:
         ctx.epoch = epoch
         g.step = ctx.step
@@ -577,11 +577,3 @@ def _lr_multipliers(config: EvolutionConfig, ctx: Context, grown: list[dict]):
             base_lr=config.training.lr, events=events, model=ctx.model,
         )
     )  # fmt: skip
-
-
-def _progress(it, on: bool):
-    if not on:
-        return it  # no bar, and no import of a notebook widget that is not wanted
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc="evolving", unit="epoch", disable=None, leave=False)

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from graphnet.core.graph import NeuronGraph
+from graphnet.growth.common import incoming, outgoing
 from graphnet.growth.rewire import cosine_fraction
 
 from .protocols import Context, Operation, Proposal
@@ -70,8 +71,8 @@ def _hidden(g: NeuronGraph, ids) -> list[int]:
 
 
 def _neighbours(g: NeuronGraph, n: int) -> tuple[np.ndarray, np.ndarray]:
-    src, dst, _ = g.edge_list()
-    return src[dst == n], dst[src == n]
+    """``(sources, targets)`` of neuron ``n``."""
+    return incoming(g, n)[1], outgoing(g, n)[1]
 
 
 class ExtremaRouting:

@@ -40,6 +40,7 @@ from graphnet.evolution.records import RunSummary, write_summary
 from graphnet.evolution.run_store import RunStore
 from graphnet.evolution.trainer import EpochTrainer, make_optimizer, resolve_batch_size
 from graphnet.growth.rewire import cosine_fraction, edge_gradients, rewire
+from graphnet.train.classifier import epoch_bar
 from graphnet.train.data import Dataset
 
 __all__ = ["BASELINES", "train_baseline"]
@@ -111,7 +112,7 @@ def train_baseline(
     store.mark("running")
     start = time.perf_counter()
     history: list[dict] = []
-    bar = _progress(range(config.stop.max_epochs), config.progress, method)
+    bar = epoch_bar(range(config.stop.max_epochs), config.progress, method)
     for epoch in bar:
         ctx.epoch = epoch
         g.step = ctx.step
@@ -159,11 +160,3 @@ def train_baseline(
     store.mark("finished")
     store.close()
     return {"graph": g, "model": ctx.model, "history": history, "dir": run_dir, "summary": summary}
-
-
-def _progress(it, on: bool, what: str):
-    if not on:
-        return it  # no bar, and no import of a notebook widget that is not wanted
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=what, unit="epoch", disable=None, leave=False)

@@ -87,7 +87,7 @@ def fit_classifier(
     lossf = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
     history = []
-    bar = _progress(range(epochs), progress)
+    bar = epoch_bar(range(epochs), progress)
     for epoch in bar:
         model.train()
         order = torch.randperm(data.x_train.shape[0], generator=gen)
@@ -116,11 +116,17 @@ def fit_classifier(
     return model, optimizer, history
 
 
-def _progress(it, on: bool):
+def epoch_bar(it, on: bool, desc: str = "training"):
+    """``it`` with a progress bar over epochs when ``on`` (quiet when not on a terminal), or
+    ``it`` itself, untouched and without importing any bar, when not.
+
+    >>> list(epoch_bar(range(3), on=False))
+    [0, 1, 2]
+    """
     if not on:
         return it
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is a dependency, but a missing bar must never stop training
         return it
-    return tqdm(it, desc="training", unit="epoch", leave=False)
+    return tqdm(it, desc=desc, unit="epoch", disable=None, leave=False)
