@@ -14,7 +14,13 @@ import torch.nn.functional as F
 
 from graphnet.core.vocab import ACTIVATIONS
 
-__all__ = ["apply_activation_", "activation_grad", "NEEDS_PREACTIVATION", "LEAKY_SLOPE"]
+__all__ = [
+    "apply_activation_",
+    "activation_grad",
+    "activation_grad_",
+    "NEEDS_PREACTIVATION",
+    "LEAKY_SLOPE",
+]
 
 LEAKY_SLOPE = 0.01
 """Negative slope of ``leaky_relu`` (PyTorch's default)."""
@@ -83,3 +89,27 @@ def activation_grad(
         z = pre.detach().requires_grad_(True)
         (g,) = torch.autograd.grad(_OUT_OF_PLACE[code](z), z, grad_out)
     return g
+
+
+_RELU = _CODE["relu"]
+_IDENTITY = _CODE["identity"]
+_threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
+
+
+def activation_grad_(
+    code: int, grad_out: torch.Tensor, out: torch.Tensor, pre: torch.Tensor | None
+) -> torch.Tensor:
+    """:func:`activation_grad` written into ``grad_out`` (which it returns); for buffers the
+    caller owns.
+
+    Examples
+    --------
+    >>> g, out = torch.ones(2), torch.tensor([0.0, 2.0])
+    >>> activation_grad_(1, g, out, None) is g, g.tolist()
+    (True, [0.0, 1.0])
+    """
+    if code == _RELU:
+        return _threshold_backward_(grad_out, out, 0, grad_input=grad_out)
+    if code != _IDENTITY:
+        grad_out.copy_(activation_grad(code, grad_out, out, pre))
+    return grad_out

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
-from .activations import activation_grad, apply_activation_
+from .activations import activation_grad, activation_grad_, apply_activation_
 
 __all__ = ["BlockPlan", "Workspace", "run_levels"]
 
@@ -38,8 +38,8 @@ class BlockPlan:
     lo: int
     kind: str  # "full", "dense", "sparse" or "empty"
     flat: torch.Tensor | None  # dense: row * width + col of each value
-    crow: torch.Tensor | None  # sparse: CSR of the block
-    col: torch.Tensor | None
+    crow: torch.Tensor | None  # sparse: CSR of the block (32-bit when it fits: the CSR
+    col: torch.Tensor | None  # kernels convert 64-bit indices on every call otherwise)
     activations: list[tuple[int, slice | torch.Tensor]]
     needs_pre: bool
     v0: int  # this block's values are values[v0:v1], its biases bias[b0:b1]
@@ -47,6 +47,13 @@ class BlockPlan:
     b0: int
     b1: int
     _transposed: tuple | None = None
+    _weight: tuple | None = None
+
+    def __post_init__(self) -> None:
+        # The activation code when one activation covers the whole level (the common case).
+        acts = self.activations
+        whole = len(acts) == 1 and acts[0][1] == slice(0, self.rows)
+        self.whole_activation: int | None = acts[0][0] if whole else None
 
     @property
     def rows(self) -> int:
@@ -56,19 +63,48 @@ class BlockPlan:
     def width(self) -> int:
         return self.start - self.lo
 
+    def csr_weight(self, all_values: torch.Tensor) -> torch.Tensor:
+        """The block's CSR matrix over its slice of ``all_values``, kept while that storage
+        is the same (optimizers update it in place, which the matrix then sees)."""
+        key = (all_values.data_ptr(), all_values.dtype, all_values.device)
+        if self._weight is None or self._weight[0] != key:
+            values = all_values[self.v0 : self.v1]
+            self._weight = (key, _csr(self.crow, self.col, values, (self.rows, self.width)))
+        return self._weight[1]
+
     def transposed(self, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(crow_t, col_t, perm_t)``: the CSR structure of the transposed block without its
         first ``skip`` rows (source columns whose gradient nobody needs); its values are
         ``values[perm_t]``. Built on first use (only input gradients need it)."""
         if self._transposed is None or self._transposed[0] != skip:
+            col = self.col.long()
             counts = self.crow[1:] - self.crow[:-1]
-            rows = torch.repeat_interleave(torch.arange(self.rows, device=self.col.device), counts)
-            perm = torch.argsort(self.col, stable=True)  # CSR is row-sorted: gives (col, row)
-            crow_t = torch.zeros(self.width + 1, dtype=torch.int64, device=self.col.device)
-            crow_t[1:] = torch.cumsum(torch.bincount(self.col, minlength=self.width), 0)
+            rows = torch.repeat_interleave(torch.arange(self.rows, device=col.device), counts)
+            perm = torch.argsort(col, stable=True)  # CSR is row-sorted: gives (col, row)
+            crow_t = torch.zeros(self.width + 1, dtype=torch.int64, device=col.device)
+            crow_t[1:] = torch.cumsum(torch.bincount(col, minlength=self.width), 0)
             first = int(crow_t[skip])
-            self._transposed = (skip, crow_t[skip:] - first, rows[perm][first:], perm[first:])
-        return self._transposed[1:]
+            idx = self.col.dtype
+            crow_t = (crow_t[skip:] - first).to(idx)
+            self._transposed = (skip, crow_t, rows[perm][first:].to(idx), perm[first:], None)
+        return self._transposed[1:4]
+
+    def transposed_weight(self, all_values: torch.Tensor, skip: int, reuse: bool) -> torch.Tensor:
+        """The CSR matrix of the transposed block (see :meth:`transposed`) over the current
+        values. With ``reuse`` its values live in a buffer kept by the plan and refilled on
+        each call (only one backward at a time may use it)."""
+        crow_t, col_t, perm_t = self.transposed(skip)
+        shape = (self.start - self.lo - skip, self.rows)
+        kept = self._transposed[4]
+        if not reuse:
+            return _csr(crow_t, col_t, all_values[self.v0 : self.v1][perm_t], shape)
+        if kept is None or kept[1].dtype != all_values.dtype:
+            where = perm_t + self.v0  # positions in the flat value vector
+            vals = all_values.new_empty(where.numel())
+            kept = (where, vals, _csr(crow_t, col_t, vals, shape))
+            self._transposed = self._transposed[:4] + (kept,)
+        torch.index_select(all_values, 0, kept[0], out=kept[1])
+        return kept[2]
 
 
 # torch warns once per process that CSR support is in beta; graphnet relies on the CSR
@@ -170,25 +206,28 @@ class _LevelStack(torch.autograd.Function):
             _transpose_into(buf[:num_inputs], x)
         pre, csr = [], []
         for p in plans:
-            values, bias = all_values[p.v0 : p.v1], all_bias[p.b0 : p.b1]
+            bias = all_bias[p.b0 : p.b1, None]
             out = buf[p.start : p.end]
-            if p.kind == "empty":
-                out.copy_(bias[:, None].expand(-1, batch))
-            elif p.kind == "sparse":
-                w = _csr(p.crow, p.col, values, (p.rows, p.width))
+            if p.kind == "sparse":
+                w = p.csr_weight(all_values)
                 csr.append(w)
-                torch.addmm(bias[:, None], w, buf[p.lo : p.start], out=out)  # one op, no fill
+                torch.addmm(bias, w, buf[p.lo : p.start], out=out)  # one op, no fill
+            elif p.kind == "empty":
+                out.copy_(bias.expand(-1, batch))
             else:
-                w = _dense_weight(p, values)
+                w = _dense_weight(p, all_values[p.v0 : p.v1])
                 from_x, from_buf = _sources(p, num_inputs, x, buf)
                 if from_x is None:
-                    torch.addmm(bias[:, None], w, from_buf, out=out)
+                    torch.addmm(bias, w, from_buf, out=out)
                 else:
                     a = from_x.shape[1]
-                    torch.addmm(bias[:, None], w[:, :a], from_x.t(), out=out)
+                    torch.addmm(bias, w[:, :a], from_x.t(), out=out)
                     if from_buf is not None:
                         out.addmm_(w[:, a:], from_buf)
             pre.append(out.clone() if p.needs_pre else None)
+            if p.whole_activation is not None:
+                apply_activation_(out, p.whole_activation)
+                continue
             for code, sel in p.activations:
                 if isinstance(sel, slice):
                     apply_activation_(out[sel], code)
@@ -214,9 +253,10 @@ class _LevelStack(torch.autograd.Function):
         gbias = all_values.new_empty(plans[-1].b1) if need_b else None
         top = plans[-1].start
         ws = ctx.ws
+        reuse = not ws.gbuf_busy  # this backward may use the workspace's and plans' buffers
         gbuf = ws.gradient_buffer(buf)
         ws.gbuf_busy = True
-        gbuf[top:] = grad_out.t()
+        gbuf[top:].copy_(grad_out.t())
         gx = torch.zeros_like(x) if need[4] else None
         low = 0 if need[4] else n_in  # rows below ``low`` (the inputs) need no gradient
         ready = top  # rows >= ready hold their gradient sums; the rows below are unset
@@ -244,12 +284,11 @@ class _LevelStack(torch.autograd.Function):
             if ready > p.start:  # rows of this level that no higher level feeds
                 gbuf[p.start : ready].zero_()
                 ready = p.start
-            values = all_values[p.v0 : p.v1]
             out = buf[p.start : p.end]
             g = gbuf[p.start : p.end]
             acts = p.activations
-            if len(acts) == 1 and acts[0][1] == slice(0, p.rows):
-                g = activation_grad(acts[0][0], g, out, ctx.pre[k])
+            if p.whole_activation is not None:
+                g = activation_grad_(p.whole_activation, g, out, ctx.pre[k])
             elif acts:
                 g = g.clone()
                 for code, sel in acts:
@@ -267,11 +306,10 @@ class _LevelStack(torch.autograd.Function):
                     into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
                     torch.sparse.sampled_addmm(ctx.csr[sparse_seen], g, src.t(), beta=0.0, out=into)
                 if first < p.start:
-                    crow_t, col_t, perm_t = p.transposed(first - p.lo)
-                    wt = _csr(crow_t, col_t, values[perm_t], (p.start - first, p.rows))
+                    wt = p.transposed_weight(all_values, first - p.lo, reuse)
                     deposit(first, p.start, wt, g)
                 continue
-            w = _dense_weight(p, values)
+            w = _dense_weight(p, all_values[p.v0 : p.v1])
             from_x, from_buf = _sources(p, n_in, x, buf)
             a = 0 if from_x is None else from_x.shape[1]
             if need_w:
@@ -298,7 +336,7 @@ class _LevelStack(torch.autograd.Function):
             if ready > 0:
                 gbuf[:ready].zero_()
             gx += gbuf[:n_in].t()
-        ws.gbuf_busy = False
+        ws.gbuf_busy = not reuse
         ctx.backward_done = True
         if gvalues is not None and ctx.edge_lr is not None:
             gvalues.mul_(ctx.edge_lr)  # per-edge learning-rate multipliers

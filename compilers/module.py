@@ -116,9 +116,12 @@ class CompiledGraph(nn.Module):
             for k, (start, end, lo, acts, needs_pre) in enumerate(self._meta):
                 get = lambda name, k=k: buf.get(f"{name}_{k}")  # noqa: E731
                 acts_dev = [(c, s if isinstance(s, slice) else s.to(dev)) for c, s in acts]
+                crow, col = get("crow"), get("col")
+                if self.kinds[k] == "sparse" and crow[-1] < 2**31:
+                    crow, col = crow.int(), col.int()  # what the CSR kernels take
                 plans.append(
                     BlockPlan(
-                        start, end, lo, self.kinds[k], get("flat"), get("crow"), get("col"),
+                        start, end, lo, self.kinds[k], get("flat"), crow, col,
                         acts_dev, needs_pre, self.value_offsets[k], self.value_offsets[k + 1],
                         self.bias_offsets[k], self.bias_offsets[k + 1],
                     )
