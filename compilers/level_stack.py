@@ -48,6 +48,9 @@ class BlockPlan:
     b1: int
     _transposed: tuple | None = None
     _weight: tuple | None = None
+    _bias: tuple | None = None
+    _views: tuple | None = None
+    _gviews: tuple | None = None
 
     def __post_init__(self) -> None:
         # The activation code when one activation covers the whole level (the common case).
@@ -71,6 +74,29 @@ class BlockPlan:
             values = all_values[self.v0 : self.v1]
             self._weight = (key, _csr(self.crow, self.col, values, (self.rows, self.width)))
         return self._weight[1]
+
+    def forward_views(self, buf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(out, src)``: this block's rows of the activation buffer and its source rows,
+        kept while the buffer is the same tensor (the workspace reuses it call after call)."""
+        kept = self._views
+        if kept is None or kept[0] is not buf:
+            kept = self._views = (buf, buf[self.start : self.end], buf[self.lo : self.start])
+        return kept[1], kept[2]
+
+    def gradient_view(self, gbuf: torch.Tensor) -> torch.Tensor:
+        """This block's rows of the gradient buffer, kept like :meth:`forward_views`."""
+        kept = self._gviews
+        if kept is None or kept[0] is not gbuf:
+            kept = self._gviews = (gbuf, gbuf[self.start : self.end])
+        return kept[1]
+
+    def bias_column(self, all_bias: torch.Tensor) -> torch.Tensor:
+        """This block's biases as a column (rows x 1) view of ``all_bias``, kept like
+        :meth:`csr_weight`."""
+        key = (all_bias.data_ptr(), all_bias.dtype, all_bias.device)
+        if self._bias is None or self._bias[0] != key:
+            self._bias = (key, all_bias[self.b0 : self.b1, None])
+        return self._bias[1]
 
     def transposed(self, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(crow_t, col_t, perm_t)``: the CSR structure of the transposed block without its
@@ -206,12 +232,12 @@ class _LevelStack(torch.autograd.Function):
             _transpose_into(buf[:num_inputs], x)
         pre, csr = [], []
         for p in plans:
-            bias = all_bias[p.b0 : p.b1, None]
-            out = buf[p.start : p.end]
+            bias = p.bias_column(all_bias)
+            out, src = p.forward_views(buf)
             if p.kind == "sparse":
                 w = p.csr_weight(all_values)
                 csr.append(w)
-                torch.addmm(bias, w, buf[p.lo : p.start], out=out)  # one op, no fill
+                torch.addmm(bias, w, src, out=out)  # one op, no fill
             elif p.kind == "empty":
                 out.copy_(bias.expand(-1, batch))
             else:
@@ -250,7 +276,7 @@ class _LevelStack(torch.autograd.Function):
         need = ctx.needs_input_grad
         need_w, need_b = need[5], need[6]
         gvalues = torch.empty_like(all_values) if need_w else None
-        gbias = all_values.new_empty(plans[-1].b1) if need_b else None
+        gbias = all_values.new_empty(plans[-1].b1) if need_b else None  # == slots - n_in
         top = plans[-1].start
         ws = ctx.ws
         reuse = not ws.gbuf_busy  # this backward may use the workspace's and plans' buffers
@@ -284,24 +310,21 @@ class _LevelStack(torch.autograd.Function):
             if ready > p.start:  # rows of this level that no higher level feeds
                 gbuf[p.start : ready].zero_()
                 ready = p.start
-            out = buf[p.start : p.end]
-            g = gbuf[p.start : p.end]
-            acts = p.activations
+            out, src = p.forward_views(buf)
+            g = p.gradient_view(gbuf)
+            # The level's gradient becomes that of its pre-activations, in place: gbuf then
+            # holds every level's bias gradient (summed over the batch once, at the end).
             if p.whole_activation is not None:
-                g = activation_grad_(p.whole_activation, g, out, ctx.pre[k])
-            elif acts:
-                g = g.clone()
-                for code, sel in acts:
+                activation_grad_(p.whole_activation, g, out, ctx.pre[k])
+            else:
+                for code, sel in p.activations:
                     pre = ctx.pre[k][sel] if p.needs_pre else None
                     g[sel] = activation_grad(code, g[sel], out[sel], pre)
-            if need_b:
-                torch.sum(g, 1, out=gbias[p.b0 : p.b1])
             if p.kind == "empty":
                 continue
             first = max(p.lo, low)  # the lowest source row that needs a gradient
             gw_out = gvalues[p.v0 : p.v1] if need_w else None
             if p.kind == "sparse":
-                src = buf[p.lo : p.start]
                 if need_w:  # written straight into this block's slice of the gradient
                     into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
                     torch.sparse.sampled_addmm(ctx.csr[sparse_seen], g, src.t(), beta=0.0, out=into)
@@ -332,6 +355,8 @@ class _LevelStack(torch.autograd.Function):
             if from_buf is not None and p.start > max(first, p.lo + a):
                 lo_buf = p.lo + a  # == n_in when the block also reads inputs
                 deposit(lo_buf, p.start, w[:, lo_buf - p.lo :].t(), g)
+        if gbias is not None:
+            torch.sum(gbuf[n_in:], 1, out=gbias)  # slots n_in.. are the biases, in order
         if gx is not None:
             if ready > 0:
                 gbuf[:ready].zero_()

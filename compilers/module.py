@@ -114,6 +114,8 @@ class CompiledGraph(nn.Module):
             dev = self.values.device
             plans = []
             for k, (start, end, lo, acts, needs_pre) in enumerate(self._meta):
+                # the level stack sums every bias gradient in one pass over slots n_in..
+                assert self.bias_offsets[k] == start - self.num_inputs, "blocks out of order"
                 get = lambda name, k=k: buf.get(f"{name}_{k}")  # noqa: E731
                 acts_dev = [(c, s if isinstance(s, slice) else s.to(dev)) for c, s in acts]
                 crow, col = get("crow"), get("col")
