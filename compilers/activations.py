@@ -18,6 +18,7 @@ __all__ = [
     "apply_activation_",
     "activation_grad",
     "activation_grad_",
+    "inplace_steps",
     "NEEDS_PREACTIVATION",
     "LEAKY_SLOPE",
 ]
@@ -94,6 +95,28 @@ def activation_grad(
 _RELU = _CODE["relu"]
 _IDENTITY = _CODE["identity"]
 _threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
+
+
+def inplace_steps(code: int) -> tuple[Callable | None, Callable | None]:
+    """``(forward, backward)`` for a level whose neurons all have activation ``code``:
+    ``forward(t)`` applies it in place, ``backward(g, out, pre)`` turns the output gradient
+    ``g`` into the pre-activation gradient in place. ``None`` where there is nothing to do
+    (identity), so that the level stack skips the call.
+
+    Examples
+    --------
+    >>> fwd, bwd = inplace_steps(1)
+    >>> t = torch.tensor([-1.0, 2.0]); g = torch.ones(2)
+    >>> _ = fwd(t); _ = bwd(g, t, None); t.tolist(), g.tolist()
+    ([0.0, 2.0], [0.0, 1.0])
+    >>> inplace_steps(0)
+    (None, None)
+    """
+    if code == _IDENTITY:
+        return None, None
+    if code == _RELU:
+        return torch.Tensor.relu_, lambda g, out, pre: _threshold_backward_(g, out, 0, grad_input=g)
+    return _INPLACE[code], lambda g, out, pre: activation_grad_(code, g, out, pre)
 
 
 def activation_grad_(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
-from .activations import activation_grad, activation_grad_, apply_activation_
+from .activations import activation_grad, apply_activation_, inplace_steps
 
 __all__ = ["BlockPlan", "Workspace", "run_levels"]
 
@@ -57,6 +57,8 @@ class BlockPlan:
         acts = self.activations
         whole = len(acts) == 1 and acts[0][1] == slice(0, self.rows)
         self.whole_activation: int | None = acts[0][0] if whole else None
+        # ... as in-place steps (None: identity, nothing to do)
+        self.whole_steps = inplace_steps(acts[0][0]) if whole else (None, None)
 
     @property
     def rows(self) -> int:
@@ -207,6 +209,14 @@ class Workspace:
     def gradient_buffer(self, like: torch.Tensor) -> torch.Tensor:
         b = self.gbuf
         if (
+            b is not None
+            and b.shape == like.shape
+            and not self.gbuf_busy
+            and b.dtype == like.dtype
+            and b.device == like.device
+        ):
+            return b
+        if (
             self.gbuf_busy
             or b is None
             or b.shape != like.shape
@@ -230,14 +240,12 @@ class _LevelStack(torch.autograd.Function):
         ctx.ws = ws
         if any(p.kind == "sparse" and p.lo < num_inputs for p in plans):
             _transpose_into(buf[:num_inputs], x)
-        pre, csr = [], []
+        pre = []
         for p in plans:
             bias = p.bias_column(all_bias)
             out, src = p.forward_views(buf)
             if p.kind == "sparse":
-                w = p.csr_weight(all_values)
-                csr.append(w)
-                torch.addmm(bias, w, src, out=out)  # one op, no fill
+                torch.addmm(bias, p.csr_weight(all_values), src, out=out)  # one op, no fill
             elif p.kind == "empty":
                 out.copy_(bias.expand(-1, batch))
             else:
@@ -252,7 +260,8 @@ class _LevelStack(torch.autograd.Function):
                         out.addmm_(w[:, a:], from_buf)
             pre.append(out.clone() if p.needs_pre else None)
             if p.whole_activation is not None:
-                apply_activation_(out, p.whole_activation)
+                if p.whole_steps[0] is not None:
+                    p.whole_steps[0](out)
                 continue
             for code, sel in p.activations:
                 if isinstance(sel, slice):
@@ -261,7 +270,7 @@ class _LevelStack(torch.autograd.Function):
                     part = out[sel]
                     apply_activation_(part, code)
                     out[sel] = part
-        ctx.plans, ctx.num_inputs, ctx.csr, ctx.edge_lr = plans, num_inputs, csr, edge_lr
+        ctx.plans, ctx.num_inputs, ctx.edge_lr = plans, num_inputs, edge_lr
         ctx.pre = pre
         ctx.save_for_backward(x, buf, all_values)
         top = plans[-1].start if plans else num_inputs
@@ -302,11 +311,8 @@ class _LevelStack(torch.autograd.Function):
                 target[ready - first :] += part[ready - first :]
             ready = min(ready, first)
 
-        sparse_seen = len(ctx.csr)
         for k in range(len(plans) - 1, -1, -1):
             p = plans[k]
-            if p.kind == "sparse":
-                sparse_seen -= 1
             if ready > p.start:  # rows of this level that no higher level feeds
                 gbuf[p.start : ready].zero_()
                 ready = p.start
@@ -315,7 +321,8 @@ class _LevelStack(torch.autograd.Function):
             # The level's gradient becomes that of its pre-activations, in place: gbuf then
             # holds every level's bias gradient (summed over the batch once, at the end).
             if p.whole_activation is not None:
-                activation_grad_(p.whole_activation, g, out, ctx.pre[k])
+                if p.whole_steps[1] is not None:
+                    p.whole_steps[1](g, out, ctx.pre[k])
             else:
                 for code, sel in p.activations:
                     pre = ctx.pre[k][sel] if p.needs_pre else None
@@ -327,7 +334,9 @@ class _LevelStack(torch.autograd.Function):
             if p.kind == "sparse":
                 if need_w:  # written straight into this block's slice of the gradient
                     into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
-                    torch.sparse.sampled_addmm(ctx.csr[sparse_seen], g, src.t(), beta=0.0, out=into)
+                    torch.sparse.sampled_addmm(
+                        p.csr_weight(all_values), g, src.t(), beta=0.0, out=into
+                    )
                 if first < p.start:
                     wt = p.transposed_weight(all_values, first - p.lo, reuse)
                     deposit(first, p.start, wt, g)

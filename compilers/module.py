@@ -166,12 +166,13 @@ class CompiledGraph(nn.Module):
             raise GraphError(
                 f"the model takes (batch, {self.num_inputs}) inputs, got shape {tuple(x.shape)}"
             )
+        values = self.values
         return run_levels(
             self._plan(),
             self.num_inputs,
             self.num_slots,
-            x.to(self.values.dtype),
-            self.values,
+            x if x.dtype == values.dtype else x.to(values.dtype),
+            values,
             self.bias,
             self._workspace,
             self.edge_lr,
