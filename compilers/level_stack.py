@@ -280,101 +280,106 @@ class _LevelStack(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, buf, all_values = ctx.saved_tensors
-        plans, n_in = ctx.plans, ctx.num_inputs
-        need = ctx.needs_input_grad
-        need_w, need_b = need[5], need[6]
-        gvalues = torch.empty_like(all_values) if need_w else None
-        gbias = all_values.new_empty(plans[-1].b1) if need_b else None  # == slots - n_in
-        top = plans[-1].start
         ws = ctx.ws
         reuse = not ws.gbuf_busy  # this backward may use the workspace's and plans' buffers
-        gbuf = ws.gradient_buffer(buf)
+        gbuf = ws.gradient_buffer(ctx.saved_tensors[1])
         ws.gbuf_busy = True
-        gbuf[top:].copy_(grad_out.t())
-        gx = torch.zeros_like(x) if need[4] else None
-        low = 0 if need[4] else n_in  # rows below ``low`` (the inputs) need no gradient
-        ready = top  # rows >= ready hold their gradient sums; the rows below are unset
+        try:
+            return _backward(ctx, grad_out, gbuf, reuse)
+        finally:
+            ws.gbuf_busy = not reuse
+            ctx.backward_done = True
 
-        def deposit(first: int, stop: int, mat: torch.Tensor, g: torch.Tensor) -> None:
-            # Add ``mat @ g`` (rows first..stop of the gradient) into gbuf: written in place
-            # when those rows are unset or all set, through a temporary when they are mixed.
-            nonlocal ready
-            target = gbuf[first:stop]
-            if ready >= stop:
-                target.addmm_(mat, g, beta=0.0)  # beta 0: the old contents are ignored, NaN too
-            elif ready <= first:
-                target.addmm_(mat, g)
-            else:
-                part = torch.sparse.mm(mat, g) if mat.layout != torch.strided else mat.mm(g)
-                target[: ready - first] = part[: ready - first]
-                target[ready - first :] += part[ready - first :]
-            ready = min(ready, first)
 
-        for k in range(len(plans) - 1, -1, -1):
-            p = plans[k]
-            if ready > p.start:  # rows of this level that no higher level feeds
-                gbuf[p.start : ready].zero_()
-                ready = p.start
-            out, src = p.forward_views(buf)
-            g = p.gradient_view(gbuf)
-            # The level's gradient becomes that of its pre-activations, in place: gbuf then
-            # holds every level's bias gradient (summed over the batch once, at the end).
-            if p.whole_activation is not None:
-                if p.whole_steps[1] is not None:
-                    p.whole_steps[1](g, out, ctx.pre[k])
+def _backward(ctx, grad_out: torch.Tensor, gbuf: torch.Tensor, reuse: bool) -> tuple:
+    """The level stack's backward (see :class:`_LevelStack`) into the gradient buffer ``gbuf``."""
+    x, buf, all_values = ctx.saved_tensors
+    plans, n_in = ctx.plans, ctx.num_inputs
+    need = ctx.needs_input_grad
+    need_w, need_b = need[5], need[6]
+    gvalues = torch.empty_like(all_values) if need_w else None
+    gbias = all_values.new_empty(plans[-1].b1) if need_b else None  # == slots - n_in
+    top = plans[-1].start
+    gbuf[top:].copy_(grad_out.t())
+    gx = torch.zeros_like(x) if need[4] else None
+    low = 0 if need[4] else n_in  # rows below ``low`` (the inputs) need no gradient
+    ready = top  # rows >= ready hold their gradient sums; the rows below are unset
+
+    def deposit(first: int, stop: int, mat: torch.Tensor, g: torch.Tensor) -> None:
+        # Add ``mat @ g`` (rows first..stop of the gradient) into gbuf: written in place
+        # when those rows are unset or all set, through a temporary when they are mixed.
+        nonlocal ready
+        target = gbuf[first:stop]
+        if ready >= stop:
+            target.addmm_(mat, g, beta=0.0)  # beta 0: the old contents are ignored, NaN too
+        elif ready <= first:
+            target.addmm_(mat, g)
+        else:
+            part = torch.sparse.mm(mat, g) if mat.layout != torch.strided else mat.mm(g)
+            target[: ready - first] = part[: ready - first]
+            target[ready - first :] += part[ready - first :]
+        ready = min(ready, first)
+
+    for k in range(len(plans) - 1, -1, -1):
+        p = plans[k]
+        if ready > p.start:  # rows of this level that no higher level feeds
+            gbuf[p.start : ready].zero_()
+            ready = p.start
+        out, src = p.forward_views(buf)
+        g = p.gradient_view(gbuf)
+        # The level's gradient becomes that of its pre-activations, in place: gbuf then
+        # holds every level's bias gradient (summed over the batch once, at the end).
+        if p.whole_activation is not None:
+            if p.whole_steps[1] is not None:
+                p.whole_steps[1](g, out, ctx.pre[k])
+        else:
+            for code, sel in p.activations:
+                pre = ctx.pre[k][sel] if p.needs_pre else None
+                g[sel] = activation_grad(code, g[sel], out[sel], pre)
+        if p.kind == "empty":
+            continue
+        first = max(p.lo, low)  # the lowest source row that needs a gradient
+        gw_out = gvalues[p.v0 : p.v1] if need_w else None
+        if p.kind == "sparse":
+            if need_w:  # written straight into this block's slice of the gradient
+                into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
+                torch.sparse.sampled_addmm(p.csr_weight(all_values), g, src.t(), beta=0.0, out=into)
+            if first < p.start:
+                wt = p.transposed_weight(all_values, first - p.lo, reuse)
+                deposit(first, p.start, wt, g)
+            continue
+        w = _dense_weight(p, all_values[p.v0 : p.v1])
+        from_x, from_buf = _sources(p, n_in, x, buf)
+        a = 0 if from_x is None else from_x.shape[1]
+        if need_w:
+            if p.kind == "full" and (from_x is None or from_buf is None):
+                other = from_buf.t() if from_x is None else from_x
+                torch.mm(g, other, out=gw_out.view(p.rows, p.width))
             else:
-                for code, sel in p.activations:
-                    pre = ctx.pre[k][sel] if p.needs_pre else None
-                    g[sel] = activation_grad(code, g[sel], out[sel], pre)
-            if p.kind == "empty":
-                continue
-            first = max(p.lo, low)  # the lowest source row that needs a gradient
-            gw_out = gvalues[p.v0 : p.v1] if need_w else None
-            if p.kind == "sparse":
-                if need_w:  # written straight into this block's slice of the gradient
-                    into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
-                    torch.sparse.sampled_addmm(
-                        p.csr_weight(all_values), g, src.t(), beta=0.0, out=into
-                    )
-                if first < p.start:
-                    wt = p.transposed_weight(all_values, first - p.lo, reuse)
-                    deposit(first, p.start, wt, g)
-                continue
-            w = _dense_weight(p, all_values[p.v0 : p.v1])
-            from_x, from_buf = _sources(p, n_in, x, buf)
-            a = 0 if from_x is None else from_x.shape[1]
-            if need_w:
-                if p.kind == "full" and (from_x is None or from_buf is None):
-                    other = from_buf.t() if from_x is None else from_x
-                    torch.mm(g, other, out=gw_out.view(p.rows, p.width))
+                if from_x is None:
+                    gw = g.mm(from_buf.t())
+                elif from_buf is None:
+                    gw = g.mm(from_x)
                 else:
-                    if from_x is None:
-                        gw = g.mm(from_buf.t())
-                    elif from_buf is None:
-                        gw = g.mm(from_x)
-                    else:
-                        gw = torch.cat((g.mm(from_x), g.mm(from_buf.t())), dim=1)
-                    if p.kind == "full":
-                        gw_out.copy_(gw.view(-1))
-                    else:
-                        torch.index_select(gw.view(-1), 0, p.flat, out=gw_out)
-            if gx is not None and from_x is not None:
-                gx[:, p.lo : p.lo + a] += g.t().mm(w[:, :a])
-            if from_buf is not None and p.start > max(first, p.lo + a):
-                lo_buf = p.lo + a  # == n_in when the block also reads inputs
-                deposit(lo_buf, p.start, w[:, lo_buf - p.lo :].t(), g)
-        if gbias is not None:
-            torch.sum(gbuf[n_in:], 1, out=gbias)  # slots n_in.. are the biases, in order
-        if gx is not None:
-            if ready > 0:
-                gbuf[:ready].zero_()
-            gx += gbuf[:n_in].t()
-        ws.gbuf_busy = not reuse
-        ctx.backward_done = True
-        if gvalues is not None and ctx.edge_lr is not None:
-            gvalues.mul_(ctx.edge_lr)  # per-edge learning-rate multipliers
-        return (None, None, None, None, gx, gvalues, gbias, None)
+                    gw = torch.cat((g.mm(from_x), g.mm(from_buf.t())), dim=1)
+                if p.kind == "full":
+                    gw_out.copy_(gw.view(-1))
+                else:
+                    torch.index_select(gw.view(-1), 0, p.flat, out=gw_out)
+        if gx is not None and from_x is not None:
+            gx[:, p.lo : p.lo + a] += g.t().mm(w[:, :a])
+        if from_buf is not None and p.start > max(first, p.lo + a):
+            lo_buf = p.lo + a  # == n_in when the block also reads inputs
+            deposit(lo_buf, p.start, w[:, lo_buf - p.lo :].t(), g)
+    if gbias is not None:
+        torch.sum(gbuf[n_in:], 1, out=gbias)  # slots n_in.. are the biases, in order
+    if gx is not None:
+        if ready > 0:
+            gbuf[:ready].zero_()
+        gx += gbuf[:n_in].t()
+    if gvalues is not None and ctx.edge_lr is not None:
+        gvalues.mul_(ctx.edge_lr)  # per-edge learning-rate multipliers
+    return (None, None, None, None, gx, gvalues, gbias, None)
 
 
 def run_levels(

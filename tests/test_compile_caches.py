@@ -104,3 +104,24 @@ def test_a_backward_after_the_weights_changed_is_refused():
         model.values.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_a_failed_backward_leaves_the_workspace_free(monkeypatch):
+    import compilers.level_stack as ls
+
+    model = gn.compile(_graph(), "sparse")
+    x = torch.randn(3, model.num_inputs)
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    with monkeypatch.context() as m:
+        m.setattr(ls, "_backward", broken)
+        with pytest.raises(RuntimeError, match="boom"):
+            model(x).sum().backward()
+    assert model._workspace.gbuf_busy is False
+    model.zero_grad(set_to_none=True)
+    model(x).sum().backward()  # and the next backward is right
+    want = _fresh_like(model, _graph())
+    want(x).sum().backward()
+    assert torch.allclose(model.values.grad, want.values.grad, atol=1e-6)
