@@ -19,6 +19,7 @@ __all__ = [
     "activation_grad",
     "activation_grad_",
     "inplace_steps",
+    "IDENTITY",
     "NEEDS_PREACTIVATION",
     "LEAKY_SLOPE",
 ]
@@ -93,7 +94,8 @@ def activation_grad(
 
 
 _RELU = _CODE["relu"]
-_IDENTITY = _CODE["identity"]
+_IDENTITY = IDENTITY = _CODE["identity"]
+"""The code of the identity activation."""
 _threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
 
 

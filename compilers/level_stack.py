@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch.autograd.function import once_differentiable
 
-from .activations import activation_grad, apply_activation_, inplace_steps
+from .activations import IDENTITY, activation_grad, apply_activation_, inplace_steps
 
 __all__ = ["BlockPlan", "Workspace", "run_levels"]
 
@@ -54,11 +54,13 @@ class BlockPlan:
 
     def __post_init__(self) -> None:
         # The activation code when one activation covers the whole level (the common case).
+        # A level with no activation entries is all identity.
         acts = self.activations
         whole = len(acts) == 1 and acts[0][1] == slice(0, self.rows)
-        self.whole_activation: int | None = acts[0][0] if whole else None
+        code = acts[0][0] if whole else (IDENTITY if not acts else None)
+        self.whole_activation: int | None = code
         # ... as in-place steps (None: identity, nothing to do)
-        self.whole_steps = inplace_steps(acts[0][0]) if whole else (None, None)
+        self.whole_steps = inplace_steps(code) if code is not None else (None, None)
 
     @property
     def rows(self) -> int:

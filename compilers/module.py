@@ -18,6 +18,7 @@ from graphnet.core.errors import GraphError
 
 from .activations import NEEDS_PREACTIVATION
 from .layout import BlockLayout, Layout
+from .level_program import sparse_program
 from .level_stack import BlockPlan, Workspace, run_levels
 
 __all__ = ["CompiledGraph", "DENSE_THRESHOLD", "MODES"]
@@ -80,6 +81,7 @@ class CompiledGraph(nn.Module):
         self.kinds: list[str] = []
         self._meta: list[tuple[int, int, int, list, bool]] = []
         self._plans: list[BlockPlan] | None = None
+        self._program = None  # generated code for all-sparse structures (level_program)
         self._workspace = Workspace()
         self.register_buffer("slot_order", torch.from_numpy(layout.order.copy()))
         lr = np.concatenate([b.lr for b in blocks]) if blocks else np.empty(0, np.float32)
@@ -129,6 +131,7 @@ class CompiledGraph(nn.Module):
                     )
                 )  # fmt: skip
             self._plans = plans
+            self._program = sparse_program(plans, self.num_inputs, self.num_slots)
         return self._plans
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -149,6 +152,7 @@ class CompiledGraph(nn.Module):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
         state = dict(state)
         state["_plans"] = None
+        state["_program"] = None
         state["_workspace"] = None
         return state
 
@@ -158,6 +162,7 @@ class CompiledGraph(nn.Module):
 
     def _apply(self, fn, recurse=True):
         self._plans = None
+        self._program = None
         return super()._apply(fn, recurse)
 
     # ----------------------------------------------------------------- use
@@ -167,11 +172,16 @@ class CompiledGraph(nn.Module):
                 f"the model takes (batch, {self.num_inputs}) inputs, got shape {tuple(x.shape)}"
             )
         values = self.values
+        plans = self._plan()
+        if x.dtype != values.dtype:
+            x = x.to(values.dtype)
+        if self._program is not None:
+            return self._program(self._workspace, x, values, self.bias, self.edge_lr)
         return run_levels(
-            self._plan(),
+            plans,
             self.num_inputs,
             self.num_slots,
-            x if x.dtype == values.dtype else x.to(values.dtype),
+            x,
             values,
             self.bias,
             self._workspace,

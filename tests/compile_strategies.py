@@ -12,14 +12,28 @@ __all__ = ["compiler_graphs", "inputs_for"]
 
 
 @st.composite
-def compiler_graphs(draw, max_hidden_levels: int = 4, max_width: int = 6) -> gn.NeuronGraph:
-    """A random graph that compiles: >= 1 input and >= 1 output, any skip structure."""
+def compiler_graphs(
+    draw,
+    max_hidden_levels: int = 4,
+    max_width: int = 6,
+    one_activation_per_level: bool = False,
+    activations: tuple[str, ...] = gn.ACTIVATIONS,
+) -> gn.NeuronGraph:
+    """A random graph that compiles: >= 1 input and >= 1 output, any skip structure; with
+    ``one_activation_per_level`` every neuron of a level has the same activation, drawn from
+    ``activations``."""
     g = gn.NeuronGraph()
     n_in = draw(st.integers(1, 5))
     n_levels = draw(st.integers(0, max_hidden_levels))
     widths = [draw(st.integers(0, max_width)) for _ in range(n_levels)]  # 0 = an empty level
     n_out = draw(st.integers(1, 4))
-    acts = st.sampled_from(gn.ACTIVATIONS)
+    acts = st.sampled_from(activations)
+
+    def level_acts(w: int) -> list[str]:
+        if one_activation_per_level:
+            return [draw(acts)] * w
+        return draw(st.lists(acts, min_size=w, max_size=w))
+
     small = st.floats(-1.0, 1.0, allow_nan=False, width=32)
     g.add_neurons(n_in, role="input")
     for lv, w in enumerate(widths, start=1):
@@ -27,14 +41,14 @@ def compiler_graphs(draw, max_hidden_levels: int = 4, max_width: int = 6) -> gn.
             g.add_neurons(
                 w,
                 level=lv,
-                activation=draw(st.lists(acts, min_size=w, max_size=w)),
+                activation=level_acts(w),
                 bias=draw(st.lists(small, min_size=w, max_size=w)),
             )
     g.add_neurons(
         n_out,
         role="output",
         level=n_levels + 1,
-        activation=draw(st.lists(acts, min_size=n_out, max_size=n_out)),
+        activation=level_acts(n_out),
         bias=draw(st.lists(small, min_size=n_out, max_size=n_out)),
     )
     ids = g.neuron_ids
