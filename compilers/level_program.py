@@ -34,25 +34,61 @@ def _applies(plans: list[BlockPlan], num_inputs: int) -> bool:
     return True
 
 
+class _Views:
+    """The views the generated code reads, kept between calls: rows of the activation and
+    gradient buffers, each block's CSR matrix and bias column. Rebuilt when the buffer or the
+    parameter storage changes (checked once per call, not once per block)."""
+
+    def __init__(self, plans: list[BlockPlan], num_inputs: int) -> None:
+        self.plans, self.num_inputs = plans, num_inputs
+        self.buf = self.gbuf = self.key = None
+
+    def set_buffer(self, buf: torch.Tensor) -> None:
+        self.buf = buf
+        self.inputs = buf[: self.num_inputs]
+        self.top = buf[self.plans[-1].start :]
+        for k, p in enumerate(self.plans):
+            out, src = p.forward_views(buf)
+            setattr(self, f"out{k}", out)
+            setattr(self, f"src{k}", src)
+
+    def set_gradient_buffer(self, gbuf: torch.Tensor) -> None:
+        self.gbuf = gbuf
+        self.gtop = gbuf[self.plans[-1].start :]
+        self.gbias = gbuf[self.num_inputs :]
+        for k, p in enumerate(self.plans):
+            setattr(self, f"g{k}", p.gradient_view(gbuf))
+
+    def set_parameters(self, key: tuple, values: torch.Tensor, bias: torch.Tensor) -> None:
+        self.key = key
+        for k, p in enumerate(self.plans):
+            setattr(self, f"w{k}", p.csr_weight(values) if p.kind == "sparse" else None)
+            setattr(self, f"b{k}", p.bias_column(bias))
+
+
 def _forward_source(plans: list[BlockPlan], num_inputs: int) -> str:
     lines = [
         "def forward(ctx, ws, x, V, B, edge_lr):",
         "    buf = ws.forward_buffer((NUM_SLOTS, x.shape[0]), x)",
         "    ws.owner = weakref.ref(ctx)",
         "    ctx.ws, ctx.edge_lr = ws, edge_lr",
+        "    if buf is not C.buf:",
+        "        C.set_buffer(buf)",
+        "    key = (V.data_ptr(), B.data_ptr(), V.dtype, V.device)",
+        "    if key != C.key:",
+        "        C.set_parameters(key, V, B)",
     ]
     if any(p.lo < num_inputs for p in plans):
-        lines.append(f"    _transpose_into(buf[:{num_inputs}], x)")
+        lines.append("    _transpose_into(C.inputs, x)")
     for k, p in enumerate(plans):
-        lines.append(f"    out, src = P{k}.forward_views(buf)")
         if p.kind == "empty":  # no edges: the level is its biases
-            lines.append(f"    out.copy_(P{k}.bias_column(B).expand(-1, x.shape[0]))")
+            lines.append(f"    C.out{k}.copy_(C.b{k}.expand(-1, x.shape[0]))")
         else:
-            lines.append(f"    torch.addmm(P{k}.bias_column(B), P{k}.csr_weight(V), src, out=out)")
+            lines.append(f"    torch.addmm(C.b{k}, C.w{k}, C.src{k}, out=C.out{k})")
         if p.whole_steps[0] is not None:
-            lines.append(f"    ACT{k}(out)")
+            lines.append(f"    ACT{k}(C.out{k})")
     lines.append("    ctx.save_for_backward(x, buf, V)")
-    lines.append(f"    return buf[{plans[-1].start}:].t().clone(memory_format=CONTIGUOUS)")
+    lines.append("    return C.top.t().clone(memory_format=CONTIGUOUS)")
     return "\n".join(lines) + "\n"
 
 
@@ -64,10 +100,14 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
     lines = [
         "def backward(ctx, grad_out, gbuf, reuse):",
         "    x, buf, V = ctx.saved_tensors",
+        "    if buf is not C.buf:  # another forward ran since: views of this call's buffer",
+        "        C.set_buffer(buf)",
+        "    if gbuf is not C.gbuf:",
+        "        C.set_gradient_buffer(gbuf)",
         "    need = ctx.needs_input_grad",
         "    gV = torch.empty_like(V) if need[2] else None",
         f"    gB = V.new_empty({plans[-1].b1}) if need[3] else None",
-        f"    gbuf[{top}:].copy_(grad_out.t())",
+        "    C.gtop.copy_(grad_out.t())",
     ]
     ready = top  # rows >= ready hold their gradient sums, the rows below are unset
     for k in range(len(plans) - 1, -1, -1):
@@ -75,10 +115,8 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
         if ready > p.start:
             lines.append(f"    gbuf[{p.start}:{ready}].zero_()")
             ready = p.start
-        lines.append(f"    out, src = P{k}.forward_views(buf)")
-        lines.append(f"    g = P{k}.gradient_view(gbuf)")
         if p.whole_steps[1] is not None:
-            lines.append(f"    ACTGRAD{k}(g, out, None)")
+            lines.append(f"    ACTGRAD{k}(C.g{k}, C.out{k}, None)")
         if p.kind == "empty":
             continue
         lines.append("    if gV is not None:")
@@ -86,23 +124,24 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
             f"        into = _csr(P{k}.crow, P{k}.col, gV[{p.v0}:{p.v1}], ({p.rows}, {p.width}))"
         )
         lines.append(
-            f"        torch.sparse.sampled_addmm(P{k}.csr_weight(V), g, src.t(), beta=0.0, out=into)"
+            f"        torch.sparse.sampled_addmm(P{k}.csr_weight(V), C.g{k}, C.src{k}.t(), "
+            "beta=0.0, out=into)"
         )
         first = max(p.lo, low)
         if first < p.start:
             lines.append(f"    wt = P{k}.transposed_weight(V, {first - p.lo}, reuse)")
             if ready >= p.start:
-                lines.append(f"    gbuf[{first}:{p.start}].addmm_(wt, g, beta=0.0)")
+                lines.append(f"    gbuf[{first}:{p.start}].addmm_(wt, C.g{k}, beta=0.0)")
             elif ready <= first:
-                lines.append(f"    gbuf[{first}:{p.start}].addmm_(wt, g)")
+                lines.append(f"    gbuf[{first}:{p.start}].addmm_(wt, C.g{k})")
             else:  # rows first..ready unset, ready..start set
                 cut = ready - first
-                lines.append("    part = torch.sparse.mm(wt, g)")
+                lines.append(f"    part = torch.sparse.mm(wt, C.g{k})")
                 lines.append(f"    gbuf[{first}:{ready}] = part[:{cut}]")
                 lines.append(f"    gbuf[{ready}:{p.start}] += part[{cut}:]")
             ready = min(ready, first)
     lines.append("    if gB is not None:")
-    lines.append(f"        torch.sum(gbuf[{num_inputs}:], 1, out=gB)")
+    lines.append("        torch.sum(C.gbias, 1, out=gB)")
     if low == 0:
         if ready > 0:
             lines.append(f"    gbuf[:{ready}].zero_()")
@@ -147,6 +186,7 @@ def sparse_program(
         "_transpose_into": _transpose_into,
         "NUM_SLOTS": num_slots,
         "CONTIGUOUS": torch.contiguous_format,
+        "C": _Views(plans, num_inputs),
     }
     for k, p in enumerate(plans):
         namespace[f"P{k}"] = p
