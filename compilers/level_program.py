@@ -105,7 +105,7 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
         "    if gbuf is not C.gbuf:",
         "        C.set_gradient_buffer(gbuf)",
         "    need = ctx.needs_input_grad",
-        "    gV = torch.empty_like(V) if need[2] else None",
+        "    gV = torch.zeros_like(V) if need[2] else None  # zeros: sampled_addmm scales by beta",
         f"    gB = V.new_empty({plans[-1].b1}) if need[3] else None",
         "    C.gtop.copy_(grad_out.t())",
     ]
@@ -124,8 +124,7 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
             f"        into = _csr(P{k}.crow, P{k}.col, gV[{p.v0}:{p.v1}], ({p.rows}, {p.width}))"
         )
         lines.append(
-            f"        torch.sparse.sampled_addmm(P{k}.csr_weight(V), C.g{k}, C.src{k}.t(), "
-            "beta=0.0, out=into)"
+            f"        torch.sparse.sampled_addmm(into, C.g{k}, C.src{k}.t(), beta=0.0, out=into)"
         )
         first = max(p.lo, low)
         if first < p.start:
