@@ -13,6 +13,11 @@ A block multiplies the buffer columns ``[lo, start)`` by its weights:
 * ``sparse``: a CSR matrix over the parameter vector; the forward is ``torch.sparse.mm`` with
   the input transposed contiguously, the value gradient ``torch.sparse.sampled_addmm`` (only
   the entries that exist), the input gradient a product with the transposed CSR matrix.
+
+Plans keep what does not change between calls: 32-bit CSR indices, each block's CSR matrix over
+the parameter storage (optimizers update it in place), views of the reused buffers, the
+transposed structure and a buffer for its values. Structures whose blocks are all CSR run as
+generated straight-line code instead (:mod:`compilers.level_program`), with the same operations.
 """
 
 from __future__ import annotations
