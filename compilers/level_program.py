@@ -12,6 +12,7 @@ a training step of a 1%-dense MLP).
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable
 
@@ -92,11 +93,18 @@ def _forward_source(plans: list[BlockPlan], num_inputs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
+def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int, consts: dict) -> str:
     """The backward when rows below ``low`` need no gradient (``num_inputs``: the model's
     inputs need none; 0: they do). Mirrors ``level_stack._backward`` step for step, with the
-    bookkeeping of which gradient rows are set done here, once."""
+    bookkeeping of which gradient rows are set done here, once. Integers go into ``consts``
+    (named ``I0, I1, ...``), so that structures of one shape share their source."""
     top = plans[-1].start
+
+    def N(value: int) -> str:
+        name = f"I{len(consts)}"
+        consts[name] = int(value)
+        return name
+
     lines = [
         "def backward(ctx, grad_out, gbuf, reuse):",
         "    x, buf, V = ctx.saved_tensors",
@@ -106,14 +114,14 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
         "        C.set_gradient_buffer(gbuf)",
         "    need = ctx.needs_input_grad",
         "    gV = torch.zeros_like(V) if need[2] else None  # zeros: sampled_addmm scales by beta",
-        f"    gB = V.new_empty({plans[-1].b1}) if need[3] else None",
+        f"    gB = V.new_empty({N(plans[-1].b1)}) if need[3] else None",
         "    C.gtop.copy_(grad_out.t())",
     ]
     ready = top  # rows >= ready hold their gradient sums, the rows below are unset
     for k in range(len(plans) - 1, -1, -1):
         p = plans[k]
         if ready > p.start:
-            lines.append(f"    gbuf[{p.start}:{ready}].zero_()")
+            lines.append(f"    gbuf[{N(p.start)}:{N(ready)}].zero_()")
             ready = p.start
         if p.whole_steps[1] is not None:
             lines.append(f"    ACTGRAD{k}(C.g{k}, C.out{k}, None)")
@@ -121,30 +129,31 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
             continue
         lines.append("    if gV is not None:")
         lines.append(
-            f"        into = _csr(P{k}.crow, P{k}.col, gV[{p.v0}:{p.v1}], ({p.rows}, {p.width}))"
+            f"        into = _csr(P{k}.crow, P{k}.col, gV[{N(p.v0)}:{N(p.v1)}], ({N(p.rows)}, {N(p.width)}))"
         )
         lines.append(
             f"        torch.sparse.sampled_addmm(into, C.g{k}, C.src{k}.t(), beta=0.0, out=into)"
         )
         first = max(p.lo, low)
         if first < p.start:
-            lines.append(f"    wt = P{k}.transposed_weight(V, {first - p.lo}, reuse)")
+            lines.append(f"    wt = P{k}.transposed_weight(V, {N(first - p.lo)}, reuse)")
+            rows = f"{N(first)}:{N(p.start)}"
             if ready >= p.start:
-                lines.append(f"    gbuf[{first}:{p.start}].addmm_(wt, C.g{k}, beta=0.0)")
+                lines.append(f"    gbuf[{rows}].addmm_(wt, C.g{k}, beta=0.0)")
             elif ready <= first:
-                lines.append(f"    gbuf[{first}:{p.start}].addmm_(wt, C.g{k})")
+                lines.append(f"    gbuf[{rows}].addmm_(wt, C.g{k})")
             else:  # rows first..ready unset, ready..start set
-                cut = ready - first
+                cut = N(ready - first)
                 lines.append(f"    part = torch.sparse.mm(wt, C.g{k})")
-                lines.append(f"    gbuf[{first}:{ready}] = part[:{cut}]")
-                lines.append(f"    gbuf[{ready}:{p.start}] += part[{cut}:]")
+                lines.append(f"    gbuf[{N(first)}:{N(ready)}] = part[:{cut}]")
+                lines.append(f"    gbuf[{N(ready)}:{N(p.start)}] += part[{cut}:]")
             ready = min(ready, first)
     lines.append("    if gB is not None:")
     lines.append("        torch.sum(C.gbias, 1, out=gB)")
     if low == 0:
         if ready > 0:
-            lines.append(f"    gbuf[:{ready}].zero_()")
-        lines.append(f"    gx = gbuf[:{num_inputs}].t().clone(memory_format=CONTIGUOUS)")
+            lines.append(f"    gbuf[:{N(ready)}].zero_()")
+        lines.append(f"    gx = gbuf[:{N(num_inputs)}].t().clone(memory_format=CONTIGUOUS)")
     else:
         lines.append("    gx = None")
     lines.append("    if gV is not None and ctx.edge_lr is not None:")
@@ -153,9 +162,15 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, name: str):
+    return compile(source, f"<graphnet level program: {name}>", "exec")
+
+
 def _compile_source(source: str, namespace: dict, name: str) -> Callable:
-    code = compile(source, f"<graphnet level program: {name}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own generated source, built from integers
+    """Run generated ``source`` in ``namespace`` and return its function ``name``; compiled
+    code is cached by source text (growth keeps the shape of a structure for many steps)."""
+    exec(_compiled(source, name), namespace)  # noqa: S102 - our own generated source
     return namespace[name]
 
 
@@ -191,10 +206,11 @@ def sparse_program(
         namespace[f"P{k}"] = p
         namespace[f"ACT{k}"], namespace[f"ACTGRAD{k}"] = p.whole_steps
     forward = _compile_source(_forward_source(plans, num_inputs), namespace, "forward")
-    backwards = {
-        low: _compile_source(_backward_source(plans, num_inputs, low), dict(namespace), "backward")
-        for low in (num_inputs, 0)
-    }
+    backwards = {}
+    for low in (num_inputs, 0):
+        consts: dict = {}
+        source = _backward_source(plans, num_inputs, low, consts)
+        backwards[low] = _compile_source(source, {**namespace, **consts}, "backward")
 
     class _Program(torch.autograd.Function):
         @staticmethod
