@@ -80,7 +80,7 @@ class BlockPlan:
         is the same (optimizers update it in place, which the matrix then sees)."""
         key = (all_values.data_ptr(), all_values.dtype, all_values.device)
         if self._weight is None or self._weight[0] != key:
-            values = all_values[self.v0 : self.v1]
+            values = all_values.detach()[self.v0 : self.v1]  # no autograd view of the parameter
             self._weight = (key, _csr(self.crow, self.col, values, (self.rows, self.width)))
         return self._weight[1]
 
@@ -104,7 +104,7 @@ class BlockPlan:
         :meth:`csr_weight`."""
         key = (all_bias.data_ptr(), all_bias.dtype, all_bias.device)
         if self._bias is None or self._bias[0] != key:
-            self._bias = (key, all_bias[self.b0 : self.b1, None])
+            self._bias = (key, all_bias.detach()[self.b0 : self.b1, None])
         return self._bias[1]
 
     def transposed(self, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -204,6 +204,7 @@ class Workspace:
         if (
             b is not None
             and free
+            and b.is_inference() == torch.is_inference_mode_enabled()
             and b.shape == shape
             and b.dtype == like.dtype
             and b.device == like.device

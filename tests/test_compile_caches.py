@@ -132,3 +132,38 @@ def test_a_failed_backward_leaves_the_workspace_free(monkeypatch, mode):
         want.bias.copy_(model.bias)
     want(x).sum().backward()
     assert torch.allclose(model.values.grad, want.values.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["sparse", "dense"])
+def test_training_after_an_inference_mode_forward_of_the_same_batch_size(mode):
+    # the workspace must not hand an inference-mode buffer to a grad-mode call
+    g = gn.mlp([6, 9, 7, 3], density=0.3, seed=4)
+    model = gn.compile(g, mode)
+    x = torch.randn(5, 6)
+    with torch.inference_mode():
+        want = model(x)
+    got = model(x)
+    got.sum().backward()
+    assert torch.allclose(got, want)
+    assert model.values.grad is not None
+
+
+@pytest.mark.parametrize("mode", ["sparse", "dense"])
+def test_torch_compile_training_loop_survives_a_retrace(mode):
+    # The views kept between calls must not be autograd views of the parameters: dynamo
+    # refuses views made in no-grad mode whose base an optimizer step has since changed.
+    import warnings
+
+    g = gn.mlp([6, 9, 7, 3], density=0.3, seed=4)
+    model = gn.compile(g, mode)
+    compiled = torch.compile(model, backend="eager")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for requires_grad in (False, True):  # the change of requires_grad makes dynamo retrace
+            x = torch.randn(4, 6, requires_grad=requires_grad)
+            opt.zero_grad()
+            compiled(x).sum().backward()
+            opt.step()
+        x = torch.randn(4, 6)
+        assert torch.allclose(compiled(x), model(x))
