@@ -51,7 +51,7 @@ class BlockPlan:
     v1: int
     b0: int
     b1: int
-    _transposed: tuple | None = None
+    _transposed: dict | None = None  # skip -> [crow_t, col_t, perm_t, kept values or None]
     _weight: tuple | None = None
     _bias: tuple | None = None
     _views: tuple | None = None
@@ -111,8 +111,10 @@ class BlockPlan:
         """``(crow_t, col_t, perm_t)``: the CSR structure of the transposed block without its
         first ``skip`` rows (source columns whose gradient nobody needs); its values are
         ``values[perm_t]``. Built on first use (only input gradients need it)."""
-        if self._transposed is None or self._transposed[0] != skip:
-            col = self.col.long()
+        if self._transposed is None:
+            self._transposed = {}
+        if skip not in self._transposed:  # one entry per skip: calls with and without input
+            col = self.col.long()  # gradients alternate between two
             counts = self.crow[1:] - self.crow[:-1]
             rows = torch.repeat_interleave(torch.arange(self.rows, device=col.device), counts)
             perm = torch.argsort(col, stable=True)  # CSR is row-sorted: gives (col, row)
@@ -121,8 +123,9 @@ class BlockPlan:
             first = int(crow_t[skip])
             idx = self.col.dtype
             crow_t = (crow_t[skip:] - first).to(idx)
-            self._transposed = (skip, crow_t, rows[perm][first:].to(idx), perm[first:], None)
-        return self._transposed[1:4]
+            self._transposed[skip] = [crow_t, rows[perm][first:].to(idx), perm[first:], None]
+        crow_t, col_t, perm_t, _ = self._transposed[skip]
+        return crow_t, col_t, perm_t
 
     def transposed_weight(self, all_values: torch.Tensor, skip: int, reuse: bool) -> torch.Tensor:
         """The CSR matrix of the transposed block (see :meth:`transposed`) over the current
@@ -130,14 +133,14 @@ class BlockPlan:
         each call (only one backward at a time may use it)."""
         crow_t, col_t, perm_t = self.transposed(skip)
         shape = (self.start - self.lo - skip, self.rows)
-        kept = self._transposed[4]
+        kept = self._transposed[skip][3]
         if not reuse:
             return _csr(crow_t, col_t, all_values[self.v0 : self.v1][perm_t], shape)
         if kept is None or kept[1].dtype != all_values.dtype:
             where = perm_t + self.v0  # positions in the flat value vector
             vals = all_values.new_empty(where.numel())
             kept = (where, vals, _csr(crow_t, col_t, vals, shape))
-            self._transposed = self._transposed[:4] + (kept,)
+            self._transposed[skip][3] = kept
         torch.index_select(all_values, 0, kept[0], out=kept[1])
         return kept[2]
 
