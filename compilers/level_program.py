@@ -13,7 +13,6 @@ a training step of a 1%-dense MLP).
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 
 import torch
@@ -70,9 +69,8 @@ class _Views:
 def _forward_source(plans: list[BlockPlan], num_inputs: int) -> str:
     lines = [
         "def forward(ctx, ws, x, V, B, edge_lr):",
-        "    buf = ws.forward_buffer((NUM_SLOTS, x.shape[0]), x)",
-        "    ws.owner = weakref.ref(ctx)",
-        "    ctx.ws, ctx.edge_lr = ws, edge_lr",
+        "    buf = ws.forward_buffer((NUM_SLOTS, x.shape[0]), x, ctx)",
+        "    ctx.edge_lr = edge_lr",
         "    if buf is not C.buf:",
         "        C.set_buffer(buf)",
         "    key = (V.data_ptr(), B.data_ptr(), V.dtype, V.device)",
@@ -195,7 +193,6 @@ def sparse_program(
         return None
     namespace: dict = {
         "torch": torch,
-        "weakref": weakref,
         "_csr": _csr,
         "_transpose_into": _transpose_into,
         "NUM_SLOTS": num_slots,
@@ -220,16 +217,8 @@ def sparse_program(
         @staticmethod
         @once_differentiable
         def backward(ctx, grad_out):
-            ws = ctx.ws
-            reuse = not ws.gbuf_busy  # as in level_stack: buffers are shared between calls
-            gbuf = ws.gradient_buffer(ctx.saved_tensors[1])
-            ws.gbuf_busy = True
-            try:
-                low = 0 if ctx.needs_input_grad[1] else num_inputs
-                return backwards[low](ctx, grad_out, gbuf, reuse)
-            finally:
-                ws.gbuf_busy = not reuse
-                ctx.backward_done = True
+            body = backwards[0 if ctx.needs_input_grad[1] else num_inputs]
+            return ctx.ws.run_backward(ctx, body, grad_out, ctx.saved_tensors[1])
 
     def run(ws: Workspace, x, values, bias, edge_lr) -> torch.Tensor:
         return _Program.apply(ws, x, values, bias, edge_lr)

@@ -200,9 +200,13 @@ class Workspace:
         self.gbuf: torch.Tensor | None = None
         self.gbuf_busy = False
 
-    def forward_buffer(self, shape, like: torch.Tensor) -> torch.Tensor:
+    def forward_buffer(self, shape, like: torch.Tensor, ctx) -> torch.Tensor:
+        """A ``shape`` buffer like ``like`` for the forward of autograd node ``ctx``, which
+        becomes its owner (and finds the workspace as ``ctx.ws`` in its backward)."""
+        previous, self.owner = self.owner, weakref.ref(ctx)
+        ctx.ws = self
         b = self.buf
-        owner = self.owner() if self.owner is not None else None
+        owner = previous() if previous is not None else None
         free = owner is None or getattr(owner, "backward_done", False)
         if (
             b is not None
@@ -220,24 +224,31 @@ class Workspace:
     def gradient_buffer(self, like: torch.Tensor) -> torch.Tensor:
         b = self.gbuf
         if (
-            b is not None
+            not self.gbuf_busy
+            and b is not None
             and b.shape == like.shape
-            and not self.gbuf_busy
             and b.dtype == like.dtype
             and b.device == like.device
         ):
             return b
-        if (
-            self.gbuf_busy
-            or b is None
-            or b.shape != like.shape
-            or b.dtype != like.dtype
-            or b.device != like.device
-        ):
-            b = torch.empty_like(like)
-            if not self.gbuf_busy:
-                self.gbuf = b
+        b = torch.empty_like(like)
+        if not self.gbuf_busy:
+            self.gbuf = b
         return b
+
+    def run_backward(self, ctx, body, grad_out: torch.Tensor, like: torch.Tensor):
+        """``body(ctx, grad_out, gbuf, reuse)`` with a gradient buffer shaped like the forward
+        buffer ``like``; ``reuse`` tells whether this backward may use the kept buffers (no
+        other backward is running). Afterwards, even on an error, the gradient buffer is free
+        again and ``ctx``'s forward buffer may be reused."""
+        reuse = not self.gbuf_busy
+        gbuf = self.gradient_buffer(like)
+        self.gbuf_busy = True
+        try:
+            return body(ctx, grad_out, gbuf, reuse)
+        finally:
+            self.gbuf_busy = not reuse
+            ctx.backward_done = True
 
 
 class _LevelStack(torch.autograd.Function):
@@ -246,9 +257,7 @@ class _LevelStack(torch.autograd.Function):
     @staticmethod
     def forward(ctx, plans, ws, num_inputs, num_slots, x, all_values, all_bias, edge_lr):
         batch = x.shape[0]
-        buf = ws.forward_buffer((num_slots, batch), x)
-        ws.owner = weakref.ref(ctx)
-        ctx.ws = ws
+        buf = ws.forward_buffer((num_slots, batch), x, ctx)
         if any(p.kind == "sparse" and p.lo < num_inputs for p in plans):
             _transpose_into(buf[:num_inputs], x)
         pre = []
@@ -291,15 +300,7 @@ class _LevelStack(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        ws = ctx.ws
-        reuse = not ws.gbuf_busy  # this backward may use the workspace's and plans' buffers
-        gbuf = ws.gradient_buffer(ctx.saved_tensors[1])
-        ws.gbuf_busy = True
-        try:
-            return _backward(ctx, grad_out, gbuf, reuse)
-        finally:
-            ws.gbuf_busy = not reuse
-            ctx.backward_done = True
+        return ctx.ws.run_backward(ctx, _backward, grad_out, ctx.saved_tensors[1])
 
 
 def _backward(ctx, grad_out: torch.Tensor, gbuf: torch.Tensor, reuse: bool) -> tuple:
