@@ -17,7 +17,6 @@ from graphnet.core.vocab import ACTIVATIONS
 __all__ = [
     "apply_activation_",
     "activation_grad",
-    "activation_grad_",
     "inplace_steps",
     "IDENTITY",
     "NEEDS_PREACTIVATION",
@@ -94,7 +93,7 @@ def activation_grad(
 
 
 _RELU = _CODE["relu"]
-_IDENTITY = IDENTITY = _CODE["identity"]
+IDENTITY = _CODE["identity"]
 """The code of the identity activation."""
 _threshold_backward_ = torch.ops.aten.threshold_backward.grad_input
 
@@ -114,27 +113,8 @@ def inplace_steps(code: int) -> tuple[Callable | None, Callable | None]:
     >>> inplace_steps(0)
     (None, None)
     """
-    if code == _IDENTITY:
+    if code == IDENTITY:
         return None, None
     if code == _RELU:
         return torch.Tensor.relu_, lambda g, out, pre: _threshold_backward_(g, out, 0, grad_input=g)
-    return _INPLACE[code], lambda g, out, pre: activation_grad_(code, g, out, pre)
-
-
-def activation_grad_(
-    code: int, grad_out: torch.Tensor, out: torch.Tensor, pre: torch.Tensor | None
-) -> torch.Tensor:
-    """:func:`activation_grad` written into ``grad_out`` (which it returns); for buffers the
-    caller owns.
-
-    Examples
-    --------
-    >>> g, out = torch.ones(2), torch.tensor([0.0, 2.0])
-    >>> activation_grad_(1, g, out, None) is g, g.tolist()
-    (True, [0.0, 1.0])
-    """
-    if code == _RELU:
-        return _threshold_backward_(grad_out, out, 0, grad_input=grad_out)
-    if code != _IDENTITY:
-        grad_out.copy_(activation_grad(code, grad_out, out, pre))
-    return grad_out
+    return _INPLACE[code], lambda g, out, pre: g.copy_(activation_grad(code, g, out, pre))
