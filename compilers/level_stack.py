@@ -113,8 +113,9 @@ class BlockPlan:
         ``values[perm_t]``. Built on first use (only input gradients need it)."""
         if self._transposed is None:
             self._transposed = {}
-        if skip not in self._transposed:  # one entry per skip: calls with and without input
-            col = self.col.long()  # gradients alternate between two
+        # one entry per skip: calls with and without input gradients alternate between two
+        if skip not in self._transposed:
+            col = self.col.long()
             counts = self.crow[1:] - self.crow[:-1]
             rows = torch.repeat_interleave(torch.arange(self.rows, device=col.device), counts)
             perm = torch.argsort(col, stable=True)  # CSR is row-sorted: gives (col, row)
