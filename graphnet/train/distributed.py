@@ -13,6 +13,7 @@ import datetime
 import inspect
 import os
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -136,7 +137,10 @@ def fit_distributed(
             while not ctx.join():
                 pass
         except (mp.ProcessRaisedException, mp.ProcessExitedException) as err:
-            raise GraphError(_failure(err, Path(tmp))) from None
+            if not _all_finished(Path(tmp), world_size):
+                raise GraphError(_failure(err, Path(tmp))) from None
+            # every rank had finished its work and rank 0 had saved the result: a crash in
+            # the backend's teardown after that (gloo's threads at exit) loses nothing
         finally:
             for p in ctx.processes:  # only left alive if the parent itself was interrupted
                 if p.is_alive():
@@ -190,6 +194,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _all_finished(tmp: Path, world_size: int) -> bool:
+    return (tmp / "result.pt").exists() and all(
+        (tmp / f"finished_{rank}").exists() for rank in range(world_size)
+    )
+
+
 def _failure(err: Exception, tmp: Path) -> str:
     """An account of a failed run: the error a worker raised first (its peers then fail on the
     closed connection), else how ``torch.multiprocessing`` saw a worker end."""
@@ -232,6 +242,13 @@ def _worker(rank: int, g: NeuronGraph, data: Dataset, config: dict, tmp: str) ->
         report = f"{time.time_ns()}\n{type(err).__name__}: {err}"
         (Path(tmp) / f"error_{rank}.txt").write_text(report)
         raise
+    (Path(tmp) / f"finished_{rank}").touch()
+    # Leave without the interpreter's teardown: gloo's background threads can abort the
+    # process there (now and then, after the process group was destroyed), and a finished
+    # worker has nothing left to clean up.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _train_rank(rank: int, g: NeuronGraph, data: Dataset, c: dict, tmp: Path) -> None:
