@@ -130,8 +130,7 @@ def capture(
                 raise GraphError(f"capture: batches must be (batch, {n_in}), got {tuple(xb.shape)}")
             if not torch.isfinite(xb).all():
                 raise GraphError("capture: a batch holds a NaN or infinite input")
-            model(xb)
-            buf = model._workspace.buf  # slots x batch: this batch's activations
+            buf = model.activations(xb, copy=False)  # slots x batch: this batch's activations
             b = xb.shape[0]
             if shift is None:
                 shift = torch.cat((xb[0], buf[n_in:, 0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 
 import numpy as np
@@ -34,9 +35,7 @@ def level_activations(g: NeuronGraph, model, x: torch.Tensor) -> dict[int, np.nd
             f"level_activations: inputs must be (batch, {model.num_inputs}), got {tuple(x.shape)}"
         )
     require_current(g, model, "level_activations")
-    model(x)
-    buf = model._workspace.buf.clone()
-    buf[: model.num_inputs] = x.t().to(buf.dtype)
+    buf = model.activations(x)
     order = model.slot_order.cpu().numpy()
     level = g.neuron_attr("level", order)
     h = buf.t().cpu().numpy().astype(np.float64)
@@ -158,13 +157,20 @@ class GradientMonitor:
         gv, gb = self.model.values.grad, self.model.bias.grad
         if gv is None and gb is None:
             raise GraphError("GradientMonitor.record: no gradients; call backward() first")
-        mark = tuple((t.data_ptr(), t._version) if t is not None else None for t in (gv, gb))
-        if mark == self._last:
+        # the same gradient tensors, unchanged since the last record? (weak references: a
+        # new tensor from zero_grad(set_to_none=True) is never taken for the old one)
+        last = self._last
+        if last is not None and all(
+            (t is None and ref is None) or (ref is not None and ref() is t and t._version == v)
+            for t, (ref, v) in zip((gv, gb), last)
+        ):
             raise GraphError(
                 "GradientMonitor.record: no new gradients since the last record (after "
                 "gn.recompile, call monitor.rebind(new_model))"
             )
-        self._last = mark
+        self._last = tuple(
+            (weakref.ref(t), t._version) if t is not None else (None, None) for t in (gv, gb)
+        )
         norms = {}
         for k, lv in enumerate(self.levels):
             p = self.model._plan()[k]

@@ -17,6 +17,7 @@ from torch import nn
 from graphnet.core.errors import GraphError
 
 from .activations import NEEDS_PREACTIVATION
+from .dead_ends import LivePart, live_part
 from .layout import BlockLayout, Layout
 from .level_program import sparse_program
 from .level_stack import BlockPlan, Workspace, run_levels
@@ -83,6 +84,10 @@ class CompiledGraph(nn.Module):
         self._plans: list[BlockPlan] | None = None
         self._program = None  # generated code for all-sparse structures (level_program)
         self._workspace = Workspace()
+        self._live: LivePart | None = None  # the part the outputs depend on (dead_ends)
+        self._live_run = None
+        self._live_workspace = Workspace()
+        self._live_lr: torch.Tensor | None = None
         self.register_buffer("slot_order", torch.from_numpy(layout.order.copy()))
         lr = np.concatenate([b.lr for b in blocks]) if blocks else np.empty(0, np.float32)
         # Per-edge learning-rate multipliers scale the edges' gradients (only kept when used).
@@ -132,7 +137,23 @@ class CompiledGraph(nn.Module):
                 )  # fmt: skip
             self._plans = plans
             self._program = sparse_program(plans, self.num_inputs, self.num_slots)
+            self._set_live_part(plans)
         return self._plans
+
+    def _set_live_part(self, plans: list[BlockPlan]) -> None:
+        with torch.inference_mode(False):  # its index tensors are saved for backward later
+            live = live_part(plans, self.num_inputs, self.num_slots, self.num_outputs)
+        self._live = live
+        if live is None:
+            return
+        program = sparse_program(live.plans, live.num_inputs, live.num_slots)
+        if program is None:
+            n_in, n_slots, compact = live.num_inputs, live.num_slots, live.plans
+            program = lambda ws, x, v, b, lr: run_levels(compact, n_in, n_slots, x, v, b, ws, lr)  # noqa: E731
+        self._live_run = program
+        if self.edge_lr is not None:
+            with torch.inference_mode(False):
+                self._live_lr = self.edge_lr[live.values]
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """As ``nn.Module.load_state_dict``, after checking that the state belongs to a model of
@@ -154,27 +175,71 @@ class CompiledGraph(nn.Module):
         state["_plans"] = None
         state["_program"] = None
         state["_workspace"] = None
+        state["_live"] = state["_live_run"] = state["_live_lr"] = None
+        state["_live_workspace"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._workspace = Workspace()
+        self._live_workspace = Workspace()
 
     def _apply(self, fn, recurse=True):
         self._plans = None
         self._program = None
+        self._live = self._live_run = self._live_lr = None
         return super()._apply(fn, recurse)
 
     # ----------------------------------------------------------------- use
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The outputs for ``x`` (batch x inputs). Only the neurons with a path to an output
+        are computed when the others are worth leaving out (:mod:`compilers.dead_ends`); the
+        outputs and every gradient are those of the whole network, with zero gradients for
+        the edges and biases of neurons no output depends on."""
+        x = self._check_input(x)
+        live = self._live
+        if live is not None:
+            if live.inputs is not None:
+                x = x.index_select(1, live.inputs)
+            values = self.values.index_select(0, live.values)
+            bias = self.bias.index_select(0, live.bias)
+            return self._live_run(self._live_workspace, x, values, bias, self._live_lr)
+        return self._run_all(x)
+
+    def activations(self, x: torch.Tensor, *, copy: bool = True) -> torch.Tensor:
+        """Every neuron's activation for ``x``: ``(num_slots, batch)``, rows in slot order
+        (``slot_order``), neurons that no output depends on included; computed without
+        gradients. With ``copy=False`` the result is the model's reused buffer, valid until its
+        next call.
+
+        Examples
+        --------
+        >>> import torch, graphnet as gn
+        >>> g = gn.mlp([3, 4, 2], density=1.0, seed=0)
+        >>> m = gn.compile(g)
+        >>> h = m.activations(torch.ones(5, 3))
+        >>> h.shape, torch.allclose(h[-2:].t(), m(torch.ones(5, 3)))
+        (torch.Size([9, 5]), True)
+        """
+        x = self._check_input(x)
+        with torch.no_grad():
+            self._run_all(x)
+            buf = self._workspace.buf
+            buf[: self.num_inputs] = x.t()  # dense blocks read x itself, not these rows
+        return buf.clone() if copy else buf
+
+    def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.num_inputs:
             raise GraphError(
                 f"the model takes (batch, {self.num_inputs}) inputs, got shape {tuple(x.shape)}"
             )
+        self._plan()
+        return x.to(self.values.dtype) if x.dtype != self.values.dtype else x
+
+    def _run_all(self, x: torch.Tensor) -> torch.Tensor:
+        """The whole network (every neuron) on ``x``, in the model's reused buffer."""
         values = self.values
         plans = self._plan()
-        if x.dtype != values.dtype:
-            x = x.to(values.dtype)
         if self._program is not None:
             return self._program(self._workspace, x, values, self.bias, self.edge_lr)
         return run_levels(

@@ -13,11 +13,19 @@ import graphnet as gn
 
 
 def _graph() -> gn.NeuronGraph:
-    # sparse blocks at every level, a skip edge, inputs feeding two levels
+    # sparse blocks at every level, skip edges, inputs feeding two levels; every neuron
+    # reaches an output and every input is read, so the whole network runs (no dead ends
+    # left out: see test_dead_ends.py for that path)
     g = gn.mlp([6, 9, 7, 3], density=0.3, seed=4)
-    a, b = int(g.inputs[0]), int(g.outputs[1])
-    if not g.has_edge(a, b):
-        g.add_edge(a, b, weight=0.7)
+    out, first = int(g.outputs[1]), int(g.neuron_ids[6])
+    for n in g.neuron_ids.tolist():
+        role = g.neuron(n)["role"]
+        if role == "hidden" and not g.has_edge(n, out):
+            g.add_edge(n, out, weight=0.3)
+        if role == "input" and not g.has_edge(n, first):
+            g.add_edge(n, first, weight=0.2)
+    if not g.has_edge(int(g.inputs[0]), out):
+        g.add_edge(int(g.inputs[0]), out, weight=0.7)
     return g
 
 

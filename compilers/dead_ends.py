@@ -1,0 +1,144 @@
+"""The part of a compiled graph its outputs depend on.
+
+A hidden neuron from which no path leads to an output changes neither the outputs nor the
+loss: its incoming edges always get a zero gradient. Sparse networks are full of such dead
+ends (in a random 784-256-128-10 network at 1% density only about one hidden neuron in eight
+reaches an output), and computing them costs as much as the rest. :func:`live_part` describes
+the sub-network that matters: block plans over a compact buffer holding only the inputs that
+are read and the neurons that reach an output, with index vectors that gather its weights,
+biases and inputs from the full model's. Running those plans on the gathered tensors gives
+the model's outputs, and (through autograd's gather) its gradients, with zeros for the dead
+ends' edges and biases — what the full computation gives them.
+
+Analysis that reads every neuron's activation runs the full plans instead
+(:meth:`compilers.module.CompiledGraph.activations`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .level_stack import BlockPlan
+
+__all__ = ["LivePart", "live_part"]
+
+
+@dataclass
+class LivePart:
+    """Plans over the compact buffer and where its tensors come from in the full model."""
+
+    plans: list[BlockPlan]
+    num_inputs: int  # inputs read (the compact buffer's first rows)
+    num_slots: int
+    inputs: torch.Tensor | None  # columns of x to read, None: all of them
+    values: torch.Tensor  # positions in the model's values, compact CSR order
+    bias: torch.Tensor  # positions in the model's bias, compact slot order
+    dead_neurons: int  # hidden neurons left out
+    dead_edges: int
+
+
+def _live_slots(plans: list[BlockPlan], crows, cols, num_slots: int, num_outputs: int):
+    """Boolean mask over slots: the outputs and every neuron with a path to one (inputs
+    included when some live neuron reads them). One pass over the blocks, top down: a block's
+    rows are final once every higher block has been seen, since edges only go up."""
+    live = np.zeros(num_slots, bool)
+    live[num_slots - num_outputs :] = True
+    for p, crow, col in zip(reversed(plans), reversed(crows), reversed(cols)):
+        if p.kind == "empty":
+            continue
+        rows = np.repeat(live[p.start : p.end], np.diff(crow))
+        live[p.lo + col[rows]] = True
+    return live
+
+
+def _compact_activations(acts, rows: np.ndarray, num_rows: int) -> list:
+    """A block's activation selections restricted to its live ``rows`` (compact positions)."""
+    position = np.full(num_rows, -1, np.int64)
+    position[rows] = np.arange(rows.size)
+    out = []
+    for code, sel in acts:
+        picked = np.arange(num_rows)[sel] if isinstance(sel, slice) else sel.cpu().numpy()
+        kept = position[picked]
+        kept = kept[kept >= 0]
+        if kept.size == 0:
+            continue
+        if np.array_equal(kept, np.arange(kept[0], kept[0] + kept.size)):
+            out.append((code, slice(int(kept[0]), int(kept[0] + kept.size))))
+        else:
+            out.append(
+                (code, torch.as_tensor(kept, device=sel.device if torch.is_tensor(sel) else None))
+            )
+    return out
+
+
+def live_part(
+    plans: list[BlockPlan], num_inputs: int, num_slots: int, num_outputs: int
+) -> LivePart | None:
+    """The plans of the sub-network the outputs depend on, or None when that is (almost) the
+    whole network or a block is not CSR (dense blocks are computed whole).
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> m = gn.compile(gn.mlp([64, 32, 32, 10], density=0.05, seed=0), "sparse")
+    >>> part = live_part(m._plan(), m.num_inputs, m.num_slots, m.num_outputs)
+    >>> part.num_slots < m.num_slots, part.dead_edges > 0
+    (True, True)
+    """
+    if not plans or any(p.kind not in ("sparse", "empty") for p in plans):
+        return None
+    crows = [p.crow.cpu().numpy() for p in plans]
+    cols = [p.col.cpu().numpy() for p in plans]
+    live = _live_slots(plans, crows, cols, num_slots, num_outputs)
+    inputs_read = int(live[:num_inputs].sum())
+    gather_inputs = inputs_read < 0.9 * num_inputs  # else a plain transposed copy is cheaper
+    if live[num_inputs:].all() and not gather_inputs:
+        return None
+    keep = live.copy()
+    if not gather_inputs:
+        keep[:num_inputs] = True
+    new = np.cumsum(keep) - 1  # compact slot of each kept slot
+    device = plans[0].crow.device
+    compact: list[BlockPlan] = []
+    value_parts, bias_parts = [], []
+    v = b = 0
+    for p, crow, col in zip(plans, crows, cols):
+        live_rows = live[p.start : p.end]
+        rows = np.flatnonzero(live_rows)
+        if rows.size == 0:
+            continue  # no neuron of this level reaches an output: nobody reads it
+        start = int(new[p.start + rows[0]])
+        where = np.flatnonzero(np.repeat(live_rows, np.diff(crow)))  # values of live rows
+        src = new[p.lo + col[where]]
+        lo = int(src.min()) if src.size else start
+        c_crow = np.zeros(rows.size + 1, np.int64)
+        np.cumsum(np.diff(crow)[rows], out=c_crow[1:])
+        nnz = int(where.size)
+        sparse = nnz > 0
+        index = dict(dtype=p.crow.dtype, device=device)  # the CSR kernels' index type
+        compact.append(
+            BlockPlan(
+                start, start + rows.size, lo, "sparse" if sparse else "empty", None,
+                torch.as_tensor(c_crow, **index) if sparse else None,
+                torch.as_tensor(src - lo, **index) if sparse else None,
+                _compact_activations(p.activations, rows, p.rows), p.needs_pre,
+                v, v + nnz, b, b + rows.size,
+            )
+        )  # fmt: skip
+        value_parts.append(p.v0 + where)
+        bias_parts.append(p.b0 + rows)
+        v, b = v + nnz, b + rows.size
+    long = lambda parts: torch.as_tensor(np.concatenate(parts), dtype=torch.int64, device=device)  # noqa: E731
+    return LivePart(
+        plans=compact,
+        num_inputs=int(keep[:num_inputs].sum()),
+        num_slots=int(keep.sum()),
+        inputs=long([np.flatnonzero(live[:num_inputs])]) if gather_inputs else None,
+        values=long(value_parts),
+        bias=long(bias_parts),
+        dead_neurons=int((~live[num_inputs:]).sum()),
+        dead_edges=int(plans[-1].v1 - v),
+    )
