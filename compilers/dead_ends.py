@@ -8,7 +8,8 @@ the sub-network that matters: block plans over a compact buffer holding only the
 are read and the neurons that reach an output, with index vectors that gather its weights,
 biases and inputs from the full model's. Running those plans on the gathered tensors gives
 the model's outputs, and (through autograd's gather) its gradients, with zeros for the dead
-ends' edges and biases — what the full computation gives them.
+ends' edges and biases — what the full computation gives them, barring a NaN or infinity that
+reaches only dead ends (the full computation turns their gradients into NaN).
 
 Analysis that reads every neuron's activation runs the full plans instead
 (:meth:`compilers.module.CompiledGraph.activations`).
@@ -23,7 +24,12 @@ import torch
 
 from .level_stack import BlockPlan
 
-__all__ = ["LivePart", "live_part"]
+__all__ = ["LivePart", "live_part", "MIN_DEAD"]
+
+MIN_DEAD = 0.1
+"""Dead ends are left out when they are at least this share of the neurons and edges (or
+when more than a tenth of the inputs are never read); below it gathering the live part's
+weights on every call costs more than it saves."""
 
 
 @dataclass
@@ -54,7 +60,7 @@ def _live_slots(plans: list[BlockPlan], crows, cols, num_slots: int, num_outputs
     return live
 
 
-def _compact_activations(acts, rows: np.ndarray, num_rows: int) -> list:
+def _compact_activations(acts, rows: np.ndarray, num_rows: int, device) -> list:
     """A block's activation selections restricted to its live ``rows`` (compact positions)."""
     position = np.full(num_rows, -1, np.int64)
     position[rows] = np.arange(rows.size)
@@ -68,17 +74,16 @@ def _compact_activations(acts, rows: np.ndarray, num_rows: int) -> list:
         if np.array_equal(kept, np.arange(kept[0], kept[0] + kept.size)):
             out.append((code, slice(int(kept[0]), int(kept[0] + kept.size))))
         else:
-            out.append(
-                (code, torch.as_tensor(kept, device=sel.device if torch.is_tensor(sel) else None))
-            )
+            out.append((code, torch.as_tensor(kept, device=device)))
     return out
 
 
 def live_part(
     plans: list[BlockPlan], num_inputs: int, num_slots: int, num_outputs: int
 ) -> LivePart | None:
-    """The plans of the sub-network the outputs depend on, or None when that is (almost) the
-    whole network or a block is not CSR (dense blocks are computed whole).
+    """The plans of the sub-network the outputs depend on, or None when leaving out the rest
+    would not pay (less than :data:`MIN_DEAD` of it dead, nine in ten inputs read) or a block
+    is not CSR (dense blocks are computed whole).
 
     Examples
     --------
@@ -95,8 +100,14 @@ def live_part(
     live = _live_slots(plans, crows, cols, num_slots, num_outputs)
     inputs_read = int(live[:num_inputs].sum())
     gather_inputs = inputs_read < 0.9 * num_inputs  # else a plain transposed copy is cheaper
-    if live[num_inputs:].all() and not gather_inputs:
-        return None
+    dead_neurons = int((~live[num_inputs:]).sum())
+    dead_edges = sum(
+        int(np.count_nonzero(~np.repeat(live[p.start : p.end], np.diff(crow))))
+        for p, crow in zip(plans, crows)
+    )
+    hidden_and_edges = num_slots - num_inputs + plans[-1].v1
+    if not gather_inputs and dead_neurons + dead_edges < MIN_DEAD * hidden_and_edges:
+        return None  # gathering would cost more than the few dead ends
     keep = live.copy()
     if not gather_inputs:
         keep[:num_inputs] = True
@@ -124,7 +135,7 @@ def live_part(
                 start, start + rows.size, lo, "sparse" if sparse else "empty", None,
                 torch.as_tensor(c_crow, **index) if sparse else None,
                 torch.as_tensor(src - lo, **index) if sparse else None,
-                _compact_activations(p.activations, rows, p.rows), p.needs_pre,
+                _compact_activations(p.activations, rows, p.rows, device), p.needs_pre,
                 v, v + nnz, b, b + rows.size,
             )
         )  # fmt: skip
@@ -139,6 +150,6 @@ def live_part(
         inputs=long([np.flatnonzero(live[:num_inputs])]) if gather_inputs else None,
         values=long(value_parts),
         bias=long(bias_parts),
-        dead_neurons=int((~live[num_inputs:]).sum()),
-        dead_edges=int(plans[-1].v1 - v),
+        dead_neurons=dead_neurons,
+        dead_edges=dead_edges,
     )

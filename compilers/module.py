@@ -151,6 +151,7 @@ class CompiledGraph(nn.Module):
             n_in, n_slots, compact = live.num_inputs, live.num_slots, live.plans
             program = lambda ws, x, v, b, lr: run_levels(compact, n_in, n_slots, x, v, b, ws, lr)  # noqa: E731
         self._live_run = program
+        self._live_lr = None
         if self.edge_lr is not None:
             with torch.inference_mode(False):
                 self._live_lr = self.edge_lr[live.values]
@@ -183,6 +184,7 @@ class CompiledGraph(nn.Module):
         self.__dict__.update(state)
         self._workspace = Workspace()
         self._live_workspace = Workspace()
+        self._live = self._live_run = self._live_lr = None  # also for models pickled before
 
     def _apply(self, fn, recurse=True):
         self._plans = None
@@ -195,7 +197,8 @@ class CompiledGraph(nn.Module):
         """The outputs for ``x`` (batch x inputs). Only the neurons with a path to an output
         are computed when the others are worth leaving out (:mod:`compilers.dead_ends`); the
         outputs and every gradient are those of the whole network, with zero gradients for
-        the edges and biases of neurons no output depends on."""
+        the edges and biases of neurons no output depends on (even where a NaN or infinite
+        value reaches only those neurons, which the whole network would turn into NaN)."""
         x = self._check_input(x)
         live = self._live
         if live is not None:

@@ -201,3 +201,44 @@ def test_mixed_activations_run_the_live_part_through_the_interpreter():
 def test_live_part_is_none_when_nothing_is_dead():
     model = gn.compile(gn.mlp([8, 6, 3], density=1.0, seed=0), "sparse")
     assert live_part(model._plan(), model.num_inputs, model.num_slots, model.num_outputs) is None
+
+
+def test_a_few_dead_ends_are_not_worth_leaving_out():
+    # one dead hidden neuron in a dense-enough network: gathering would cost more than it saves
+    g = gn.mlp([8, 12, 3], density=1.0, seed=0)
+    g.add_neurons(1, level=1, activation="relu")
+    model = gn.compile(g, "sparse")
+    assert len(_dead_hidden(g)) == 1
+    assert live_part(model._plan(), model.num_inputs, model.num_slots, model.num_outputs) is None
+
+
+def test_a_nan_read_only_by_dead_ends_stays_out_of_the_gradients():
+    g = _sparse_net_with_dead_ends()
+    model = gn.compile(g)
+    model._plan()
+    unread = sorted(set(range(40)) - set(model._live.inputs.tolist()))
+    x = torch.randn(6, 40)
+    x[:, unread[0]] = float("nan")
+    out = model(x)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    assert torch.isfinite(model.values.grad).all() and torch.isfinite(model.bias.grad).all()
+    torch.testing.assert_close(out.double(), gn.interpret(g, x.double()), atol=1e-5, rtol=0)
+
+
+def test_a_pickled_model_runs_its_live_part_again():
+    import pickle
+
+    g = _sparse_net_with_dead_ends()
+    model = gn.compile(g)
+    x = torch.randn(5, 40)
+    want = model(x)
+    state = model.__getstate__()
+    for name in ("_live", "_live_run", "_live_lr", "_live_workspace"):  # as pickled before
+        state.pop(name)
+    old = object.__new__(type(model))
+    old.__setstate__(state)
+    copy = pickle.loads(pickle.dumps(model))
+    for m in (old, copy):
+        torch.testing.assert_close(m(x), want, rtol=0, atol=0)
+        assert m._live is not None
