@@ -21,12 +21,27 @@ __all__ = [
     "IDENTITY",
     "NEEDS_PREACTIVATION",
     "LEAKY_SLOPE",
+    "ACTIVATION_FUNCTIONS",
 ]
 
 LEAKY_SLOPE = 0.01
 """Negative slope of ``leaky_relu`` (PyTorch's default)."""
 
 _CODE = {name: i for i, name in enumerate(ACTIVATIONS)}
+
+ACTIVATION_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "identity": lambda t: t,
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "elu": F.elu,
+    "softplus": F.softplus,
+    "leaky_relu": lambda t: F.leaky_relu(t, LEAKY_SLOPE),
+}
+"""Each activation of :data:`graphnet.ACTIVATIONS` as an out-of-place tensor function, by name
+(for code that builds its own autograd graph: export, edge gradients)."""
 
 _INPLACE: dict[int, Callable[[torch.Tensor], object]] = {
     _CODE["identity"]: lambda t: None,

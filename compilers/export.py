@@ -6,27 +6,15 @@ import os
 import warnings
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from graphnet.core.errors import GraphError
 from graphnet.core.vocab import ACTIVATIONS
 
+from .activations import ACTIVATION_FUNCTIONS
 from .module import CompiledGraph
 
 __all__ = ["export_onnx", "traceable"]
-
-_FN = {
-    "identity": lambda t: t,
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "gelu": F.gelu,
-    "silu": F.silu,
-    "elu": F.elu,
-    "softplus": F.softplus,
-    "leaky_relu": lambda t: F.leaky_relu(t, 0.01),
-}
 
 
 class _Traceable(nn.Module):
@@ -61,7 +49,9 @@ class _Traceable(nn.Module):
                 parts = [z]
                 for name, sel in groups:
                     idx = torch.arange(end - start)[sel] if isinstance(sel, slice) else sel
-                    parts[0] = parts[0].index_copy(1, idx, _FN[name](z.index_select(1, idx)))
+                    parts[0] = parts[0].index_copy(
+                        1, idx, ACTIVATION_FUNCTIONS[name](z.index_select(1, idx))
+                    )
                 z = parts[0]
             h.append(z)
             width.append(end - start)

@@ -16,12 +16,20 @@ from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import ACTIVATIONS
 
-__all__ = ["interpret"]
+__all__ = ["interpret", "activate_array"]
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def _activate(name: str, z: np.ndarray) -> np.ndarray:
+def activate_array(name: str, z: np.ndarray) -> np.ndarray:
+    """Activation ``name`` of :data:`graphnet.ACTIVATIONS` on a float64 array, written out
+    from its definition (the reference the compiled kernels are tested against).
+
+    Examples
+    --------
+    >>> activate_array("relu", np.array([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
     if name == "identity":
         return z
     if name == "relu":
@@ -78,7 +86,7 @@ def interpret(g: NeuronGraph, x) -> torch.Tensor:
         z = np.full(xs.shape[0], info["bias"], dtype=np.float64)
         for s, wt in incoming.get(n, []):
             z = z + wt * value[s]
-        value[n] = _activate(info["activation"], z)
+        value[n] = activate_array(info["activation"], z)
     out = np.stack([value[n] for n in g.outputs], axis=1) if g.outputs else np.zeros((len(xs), 0))
     return torch.from_numpy(out)
 

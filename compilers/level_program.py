@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch.autograd.function import once_differentiable
 
-from .level_stack import BlockPlan, Workspace, _csr, _transpose_into
+from .level_stack import BlockPlan, Workspace, _transpose_into, csr_tensor
 
 __all__ = ["sparse_program"]
 
@@ -127,7 +127,7 @@ def _backward_source(plans: list[BlockPlan], num_inputs: int, low: int, consts: 
             continue
         lines.append("    if gV is not None:")
         lines.append(
-            f"        into = _csr(P{k}.crow, P{k}.col, gV[{N(p.v0)}:{N(p.v1)}], ({N(p.rows)}, {N(p.width)}))"
+            f"        into = csr_tensor(P{k}.crow, P{k}.col, gV[{N(p.v0)}:{N(p.v1)}], ({N(p.rows)}, {N(p.width)}))"
         )
         lines.append(
             f"        torch.sparse.sampled_addmm(into, C.g{k}, C.src{k}.t(), beta=0.0, out=into)"
@@ -193,7 +193,7 @@ def sparse_program(
         return None
     namespace: dict = {
         "torch": torch,
-        "_csr": _csr,
+        "csr_tensor": csr_tensor,
         "_transpose_into": _transpose_into,
         "NUM_SLOTS": num_slots,
         "CONTIGUOUS": torch.contiguous_format,

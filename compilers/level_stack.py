@@ -31,7 +31,7 @@ from torch.autograd.function import once_differentiable
 
 from .activations import IDENTITY, activation_grad, apply_activation_, inplace_steps
 
-__all__ = ["BlockPlan", "Workspace", "run_levels"]
+__all__ = ["BlockPlan", "Workspace", "csr_tensor", "run_levels"]
 
 
 @dataclass
@@ -81,7 +81,7 @@ class BlockPlan:
         key = (all_values.data_ptr(), all_values.dtype, all_values.device)
         if self._weight is None or self._weight[0] != key:
             values = all_values.detach()[self.v0 : self.v1]  # no autograd view of the parameter
-            self._weight = (key, _csr(self.crow, self.col, values, (self.rows, self.width)))
+            self._weight = (key, csr_tensor(self.crow, self.col, values, (self.rows, self.width)))
         return self._weight[1]
 
     def forward_views(self, buf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,11 +136,11 @@ class BlockPlan:
         shape = (self.start - self.lo - skip, self.rows)
         kept = self._transposed[skip][3]
         if not reuse:
-            return _csr(crow_t, col_t, all_values[self.v0 : self.v1][perm_t], shape)
+            return csr_tensor(crow_t, col_t, all_values[self.v0 : self.v1][perm_t], shape)
         if kept is None or kept[1].dtype != all_values.dtype:
             where = perm_t + self.v0  # positions in the flat value vector
             vals = all_values.new_empty(where.numel())
-            kept = (where, vals, _csr(crow_t, col_t, vals, shape))
+            kept = (where, vals, csr_tensor(crow_t, col_t, vals, shape))
             self._transposed[skip][3] = kept
         torch.index_select(all_values, 0, kept[0], out=kept[1])
         return kept[2]
@@ -151,7 +151,16 @@ class BlockPlan:
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
-def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size) -> torch.Tensor:
+def csr_tensor(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size) -> torch.Tensor:
+    """A CSR matrix over ``values`` (shared, not copied) with indices the compiler built, so
+    not checked again.
+
+    Examples
+    --------
+    >>> m = csr_tensor(torch.tensor([0, 1, 2]), torch.tensor([1, 0]), torch.ones(2), (2, 2))
+    >>> m.to_dense().tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
     return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
 
 
@@ -355,7 +364,7 @@ def _backward(ctx, grad_out: torch.Tensor, gbuf: torch.Tensor, reuse: bool) -> t
         gw_out = gvalues[p.v0 : p.v1] if need_w else None
         if p.kind == "sparse":
             if need_w:  # written straight into this block's slice of the gradient
-                into = _csr(p.crow, p.col, gw_out, (p.rows, p.width))
+                into = csr_tensor(p.crow, p.col, gw_out, (p.rows, p.width))
                 torch.sparse.sampled_addmm(p.csr_weight(all_values), g, src.t(), beta=0.0, out=into)
             if first < p.start:
                 wt = p.transposed_weight(all_values, first - p.lo, reuse)

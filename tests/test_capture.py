@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 import graphnet as gn
 from analysis import capture, extrema
-from compilers.interpret import _activate
+from compilers.interpret import activate_array
 
 
 def all_values(g, x):
@@ -27,7 +27,7 @@ def all_values(g, x):
         z = np.full(xs.shape[0], info["bias"])
         for s, wt in zip(src[dst == n].tolist(), w[dst == n].tolist()):
             z = z + wt * value[s]
-        value[n] = _activate(info["activation"], z)
+        value[n] = activate_array(info["activation"], z)
     return value
 
 

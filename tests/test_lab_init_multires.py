@@ -7,9 +7,9 @@ import torch
 import graphnet as gn
 from graphnet.core.errors import GraphError
 from graphnet.evolution.config import EvolutionConfig
-from graphnet.evolution.evolve import _evaluate, load_data, seed_network
+from graphnet.evolution.evolve import load_data, seed_network
 from graphnet.evolution.protocols import Context
-from graphnet.evolution.trainer import EpochTrainer, make_optimizer
+from graphnet.evolution.trainer import EpochTrainer, evaluate, make_optimizer
 from graphnet.lab.multires import downsample, multires_train, upsample_first_level
 from graphnet.train.data_init import pca_init, principal_components
 
@@ -146,7 +146,7 @@ def test_pca_init_trains_at_least_as_well_as_the_default(digits):
             for epoch in range(3):
                 ctx.epoch = epoch
                 EpochTrainer().train(ctx)
-            acc[init].append(_evaluate(ctx)["test_acc"])
+            acc[init].append(evaluate(ctx)["test_acc"])
     assert np.mean(acc["pca"]) >= np.mean(acc["default"]) - 0.01
 
 

@@ -37,6 +37,8 @@ __all__ = [
     "LoggingConfig",
     "RULE_NAMES",
     "load_config",
+    "as_config",
+    "result_settings",
 ]
 
 RULE_NAMES = (
@@ -345,3 +347,48 @@ def load_config(path: str | os.PathLike) -> EvolutionConfig:
         return EvolutionConfig(**data)
     except GraphError as err:
         raise GraphError(f"{path}: {err}") from None
+
+
+def as_config(config: Any) -> EvolutionConfig:
+    """An :class:`EvolutionConfig` from what a user passes: None (the defaults), a config, a
+    dict of fields or the path of a YAML/JSON file.
+
+    Raises
+    ------
+    GraphError
+        For anything else, or a field that is wrong (the message names it).
+
+    Examples
+    --------
+    >>> as_config({"stop": {"max_epochs": 3}}).stop.max_epochs
+    3
+    """
+    if config is None:
+        return EvolutionConfig()
+    if isinstance(config, EvolutionConfig):
+        return config
+    if isinstance(config, dict):
+        return EvolutionConfig(**config)
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    raise GraphError(
+        f"evolve needs an EvolutionConfig, a dict or a config file, got {type(config).__name__}"
+    )
+
+
+def result_settings(cfg: dict) -> dict:
+    """A config (as JSON-ready dict) without the settings that cannot change a run's result:
+    progress bars, logging sinks, device, tournament processes, how often resume points are
+    written. Two runs with equal result settings compute the same thing.
+
+    Examples
+    --------
+    >>> a = EvolutionConfig().model_dump(mode="json")
+    >>> b = EvolutionConfig(progress=False).model_dump(mode="json")
+    >>> result_settings(a) == result_settings(b), a == b
+    (True, False)
+    """
+    out = {k: v for k, v in cfg.items() if k not in ("progress", "logging", "checkpoint_every")}
+    out["training"] = {k: v for k, v in cfg.get("training", {}).items() if k != "device"}
+    out["tournament"] = {k: v for k, v in cfg.get("tournament", {}).items() if k != "processes"}
+    return out

@@ -11,7 +11,6 @@ killed run continues where it stopped, to the same result as an uninterrupted ru
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,14 +33,14 @@ from graphnet.train.data import Dataset, check_batch
 
 from .analyzers import make_analyzers
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import EvolutionConfig, load_config
+from .config import EvolutionConfig, as_config, result_settings
 from .economy import Economy, growth_gate
 from .protocols import Context, parameter_count, seed_for
 from .rules import make_rule
-from .run_store import RunStore
+from .run_store import RunStore, clear_run
 from .snapshots import SnapshotStore, should_snapshot
 from .tournament import select
-from .trainer import EpochTrainer, make_optimizer, resolve_batch_size
+from .trainer import EpochTrainer, evaluate, make_optimizer, resolve_batch_size
 
 __all__ = ["evolve", "Run", "seed_network", "load_data", "dense_parameters", "mlp_density"]
 
@@ -158,20 +157,6 @@ def seed_network(
     return g
 
 
-def _as_config(config: Any) -> EvolutionConfig:
-    if config is None:
-        return EvolutionConfig()
-    if isinstance(config, EvolutionConfig):
-        return config
-    if isinstance(config, dict):
-        return EvolutionConfig(**config)
-    if isinstance(config, (str, os.PathLike)):
-        return load_config(config)
-    raise GraphError(
-        f"evolve needs an EvolutionConfig, a dict or a config file, got {type(config).__name__}"
-    )
-
-
 def evolve(
     config: EvolutionConfig | dict | str | os.PathLike | None = None,
     *,
@@ -205,14 +190,14 @@ def evolve(
     >>> len(run.history), run.graph.num_edges > 0
     (3, True)
     """
-    config = _as_config(config)
+    config = as_config(config)
     run_dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="graphnet-run-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     store = RunStore(run_dir, sinks=_sinks(run_dir, config))
     status = store.read_status()
     point = load_checkpoint(run_dir) if resume else None
     if point is not None:
-        if _what_matters(store.read_config()) != _what_matters(config.model_dump(mode="json")):
+        if result_settings(store.read_config()) != result_settings(config.model_dump(mode="json")):
             raise GraphError(
                 f"{run_dir} holds a run with another config; start afresh there (resume=False, "
                 "graphnet grow --fresh) or use another directory"
@@ -224,7 +209,7 @@ def evolve(
             )
     elif any(run_dir.iterdir()) and (store.metrics() or (run_dir / "snapshots").exists()):
         store.close()
-        _clear_run(run_dir)
+        clear_run(run_dir)
         store = RunStore(run_dir, sinks=_sinks(run_dir, config))
 
     data, validation = load_data(config, data)
@@ -296,7 +281,7 @@ def evolve(
         t0 = time.perf_counter()
         fit = trainer.train(ctx)
         t1 = time.perf_counter()
-        row = _evaluate(ctx)
+        row = evaluate(ctx)
         t2 = time.perf_counter()
         why_not = growth_gate(config, epoch, loop["last_growth"], economy)
         if epoch + 1 == config.stop.max_epochs:
@@ -401,15 +386,6 @@ def _summarise(run_dir: Path, config, g, ctx: Context, events, stopped: str, wal
     )  # fmt: skip
 
 
-def _what_matters(cfg: dict) -> dict:
-    """A config without the settings that cannot change a run's result (progress bars,
-    logging sinks, device, tournament processes, how often resume points are written)."""
-    out = {k: v for k, v in cfg.items() if k not in ("progress", "logging", "checkpoint_every")}
-    out["training"] = {k: v for k, v in cfg.get("training", {}).items() if k != "device"}
-    out["tournament"] = {k: v for k, v in cfg.get("tournament", {}).items() if k != "processes"}
-    return out
-
-
 def _sinks(run_dir: Path, config: EvolutionConfig) -> list:
     from .sinks import default_sinks
 
@@ -448,15 +424,6 @@ def _device(name: str) -> torch.device:
     return device
 
 
-def _clear_run(run_dir: Path) -> None:
-    for name in ("metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "run.json",
-                 "checkpoint.json", "final.h5", "summary.json", "preprocessing.json",
-                 "gradient_flow.json"):  # fmt: skip
-        (run_dir / name).unlink(missing_ok=True)
-    for sub in ("snapshots", "checkpoints"):
-        shutil.rmtree(run_dir / sub, ignore_errors=True)
-
-
 def _drop_snapshots_after(directory: Path, epoch: int) -> None:
     """Remove snapshots a killed run wrote after its last resume point."""
     if not directory.is_dir():
@@ -465,17 +432,6 @@ def _drop_snapshots_after(directory: Path, epoch: int) -> None:
     for info in store.list():
         if info.epoch > epoch:
             info.path.unlink(missing_ok=True)
-
-
-def _evaluate(ctx: Context) -> dict:
-    d = ctx.data
-    row = {
-        "train_acc": accuracy(ctx.model, d.x_train, d.y_train),
-        "test_acc": accuracy(ctx.model, d.x_test, d.y_test),
-    }
-    if "validation" in ctx.state:
-        row["val_acc"] = accuracy(ctx.model, *ctx.state["validation"])
-    return row
 
 
 def _grow(
@@ -512,7 +468,7 @@ def _grow(
     g.check()
     ctx.model, ctx.optimizer = recompile(g, ctx.model, ctx.optimizer)
     ctx.state["monitor"].rebind(ctx.model)
-    after_row = _evaluate(ctx)
+    after_row = evaluate(ctx)
     sync(g, ctx.model)
     if cfg.snapshots.on_growth:
         snapshots.add(g, epoch=ctx.epoch, step=ctx.step, phase=phase.name,

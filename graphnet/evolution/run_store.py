@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -49,7 +50,9 @@ from graphnet.core.errors import GraphError, GraphFileError
 from .records import EpochMetrics, GrowthEvent, read_jsonl
 from .sinks import Sink, TensorBoardSink, WandbSink, default_sinks
 
-__all__ = ["RunStore", "Sink", "WandbSink", "TensorBoardSink", "default_sinks", "STATUSES"]
+__all__ = [
+    "RunStore", "Sink", "WandbSink", "TensorBoardSink", "default_sinks", "STATUSES", "clear_run",
+]  # fmt: skip
 
 STATUSES = ("running", "finished", "failed")
 # The metrics.h5 datasets: every int or float field of EpochMetrics, in order.
@@ -409,3 +412,30 @@ def _h5_append(path: Path, row: EpochMetrics) -> None:
             ds.resize((ds.shape[0] + 1,))
             ds[-1] = getattr(row, name)
         f.flush()
+
+
+RUN_FILES = (
+    "metrics.jsonl", "events.jsonl", "metrics.h5", "config.json", "run.json", "checkpoint.json",
+    "final.h5", "summary.json", "preprocessing.json", "gradient_flow.json",
+)  # fmt: skip
+"""The files a run writes at the top of its directory (besides snapshots/ and checkpoints/)."""
+
+
+def clear_run(directory: str | os.PathLike) -> None:
+    """Remove a run's files from ``directory`` (its :data:`RUN_FILES`, snapshots and resume
+    points) so that a new run can start there; anything else in it is left alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "metrics.jsonl").write_text(""); (d / "notes.txt").write_text("")
+    0
+    0
+    >>> clear_run(d); sorted(p.name for p in d.iterdir())
+    ['notes.txt']
+    """
+    directory = Path(directory)
+    for name in RUN_FILES:
+        (directory / name).unlink(missing_ok=True)
+    for sub in ("snapshots", "checkpoints"):
+        shutil.rmtree(directory / sub, ignore_errors=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import torch
 
 from graphnet.core.errors import GraphError
+from graphnet.train.classifier import accuracy
 
 from .protocols import Context, seed_for
 
-__all__ = ["EpochTrainer", "make_optimizer", "batch_order", "resolve_batch_size"]
+__all__ = ["EpochTrainer", "evaluate", "make_optimizer", "batch_order", "resolve_batch_size"]
 
 
 def make_optimizer(model: torch.nn.Module, training) -> torch.optim.Optimizer:
@@ -105,3 +106,26 @@ class EpochTrainer:
                 ctx.step += 1
         model.eval()
         return {"loss": total / max(1, seen), "steps": len(starts)}
+
+
+def evaluate(ctx: Context) -> dict:
+    """Accuracy of ``ctx.model``: ``train_acc``, ``test_acc`` and, when the run holds a
+    validation split out of the training rows, ``val_acc``.
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> from graphnet.train.data import digits
+    >>> g = gn.mlp([64, 10], density=1.0, seed=0)
+    >>> ctx = Context(g, gn.compile(g), optimizer=None, data=digits(), config=None)
+    >>> sorted(evaluate(ctx))
+    ['test_acc', 'train_acc']
+    """
+    d = ctx.data
+    row = {
+        "train_acc": accuracy(ctx.model, d.x_train, d.y_train),
+        "test_acc": accuracy(ctx.model, d.x_test, d.y_test),
+    }
+    if "validation" in ctx.state:
+        row["val_acc"] = accuracy(ctx.model, *ctx.state["validation"])
+    return row

@@ -109,7 +109,7 @@ def _fold_constants(g: NeuronGraph, constant: np.ndarray, gone: np.ndarray, why:
     that stay into those neurons' biases, so removing them keeps the function."""
     if constant.size == 0:
         return
-    from compilers.interpret import _activate
+    from compilers.interpret import activate_array
 
     src, dst, w = g.edge_list()
     value: dict[int, float] = {}
@@ -118,7 +118,7 @@ def _fold_constants(g: NeuronGraph, constant: np.ndarray, gone: np.ndarray, why:
         z = info["bias"] + sum(
             float(x) * value.get(int(s), 0.0) for s, x in zip(src[dst == n], w[dst == n])
         )
-        value[n] = float(_activate(info["activation"], np.array([z]))[0])
+        value[n] = float(activate_array(info["activation"], np.array([z]))[0])
     gone_set = set(gone.tolist())
     extra: dict[int, float] = {}
     for s, d, x in zip(src.tolist(), dst.tolist(), w.tolist()):

@@ -165,8 +165,8 @@ def edge_gradients(
 
     Returns ``{"src", "dst", "grad"}`` arrays sorted by ``|grad|``, largest first.
     """
-    from compilers.export import _FN
-    from compilers.level_stack import _csr
+    from compilers.activations import ACTIVATION_FUNCTIONS
+    from compilers.level_stack import csr_tensor
     from compilers.sync import require_current
     from graphnet.core.vocab import ACTIVATIONS
 
@@ -183,7 +183,7 @@ def edge_gradients(
     zs = []
     for p in plans:
         src = torch.cat(h, 0) if len(h) > 1 else h[0]
-        w = _csr(p.crow, p.col, values[p.v0 : p.v1], (p.rows, p.width))
+        w = csr_tensor(p.crow, p.col, values[p.v0 : p.v1], (p.rows, p.width))
         z = (torch.sparse.mm(w, src[p.lo : p.start]) + bias[p.b0 : p.b1, None]).requires_grad_(True)
         zs.append(z)
         out = z
@@ -191,7 +191,9 @@ def edge_gradients(
             out = z.clone()
             for code, sel in p.activations:
                 idx = torch.arange(p.rows)[sel] if isinstance(sel, slice) else sel
-                out = out.index_copy(0, idx, _FN[ACTIVATIONS[code]](z.index_select(0, idx)))
+                out = out.index_copy(
+                    0, idx, ACTIVATION_FUNCTIONS[ACTIVATIONS[code]](z.index_select(0, idx))
+                )
         h.append(out)
     loss = loss_fn(h[-1].t(), y)
     grads_z = torch.autograd.grad(loss, zs)

@@ -25,11 +25,8 @@ from compilers import compile as compile_graph
 from compilers import recompile, sync
 from graphnet.core.errors import GraphError
 from graphnet.core.io_hdf5 import save
-from graphnet.evolution.config import EvolutionConfig
+from graphnet.evolution.config import EvolutionConfig, as_config
 from graphnet.evolution.evolve import (
-    _as_config,
-    _clear_run,
-    _evaluate,
     dense_parameters,
     load_data,
     mlp_density,
@@ -37,8 +34,8 @@ from graphnet.evolution.evolve import (
 )
 from graphnet.evolution.protocols import Context, parameter_count
 from graphnet.evolution.records import RunSummary, write_summary
-from graphnet.evolution.run_store import RunStore
-from graphnet.evolution.trainer import EpochTrainer, make_optimizer, resolve_batch_size
+from graphnet.evolution.run_store import RunStore, clear_run
+from graphnet.evolution.trainer import EpochTrainer, evaluate, make_optimizer, resolve_batch_size
 from graphnet.growth.rewire import cosine_fraction, edge_gradients, rewire
 from graphnet.train.classifier import epoch_bar
 from graphnet.train.data import Dataset
@@ -75,7 +72,7 @@ def train_baseline(
     """
     if method not in BASELINES:
         raise GraphError(f"unknown baseline {method!r}; known: {', '.join(BASELINES)}")
-    config = _as_config(config)
+    config = as_config(config)
     density = 1.0 if method == "dense" else (density or config.network.density)
     if not 0 < density <= 1:
         raise GraphError(f"density must lie in (0, 1], got {density}")
@@ -88,7 +85,7 @@ def train_baseline(
         raise GraphError(
             f"{run_dir} holds a finished run; pass overwrite=True or another directory"
         )
-    _clear_run(run_dir)  # a baseline starts afresh (it is short; no resume points)
+    clear_run(run_dir)  # a baseline starts afresh (it is short; no resume points)
     data, validation = load_data(config, data)
     from graphnet.evolution.run_files import write_preprocessing
 
@@ -117,7 +114,7 @@ def train_baseline(
         ctx.epoch = epoch
         g.step = ctx.step
         fit = trainer.train(ctx)
-        row = _evaluate(ctx)
+        row = evaluate(ctx)
         if (
             method in ("set", "rigl")
             and (epoch + 1) % every == 0

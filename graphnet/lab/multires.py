@@ -22,10 +22,10 @@ from graphnet.core.assemble import build_graph
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import INPUT
-from graphnet.evolution.config import EvolutionConfig
-from graphnet.evolution.evolve import _as_config, _evaluate, load_data, seed_network
+from graphnet.evolution.config import EvolutionConfig, as_config
+from graphnet.evolution.evolve import load_data, seed_network
 from graphnet.evolution.protocols import Context
-from graphnet.evolution.trainer import EpochTrainer, make_optimizer
+from graphnet.evolution.trainer import EpochTrainer, evaluate, make_optimizer
 from graphnet.train.data import Dataset
 
 __all__ = ["downsample", "upsample_first_level", "multires_train"]
@@ -223,7 +223,7 @@ def multires_train(
     >>> [(s["factor"], s["features"], len(s["history"])) for s in out["scales"]]
     [(2, 16, 1), (1, 64, 1)]
     """
-    config = _as_config(config)
+    config = as_config(config)
     factors = [int(f) for f in factors]
     if not factors or any(a <= b or a % b for a, b in zip(factors, factors[1:])):
         raise GraphError(f"factors must be strictly decreasing multiples, got {factors}")
@@ -253,13 +253,13 @@ def multires_train(
         ctx = Context(g, model, opt, scaled, config, step=g.step)  # steps count on
         if validation is not None:
             ctx.state["validation"] = (downsample(validation[0], shape, factor), validation[1])
-        initial = _evaluate(ctx)["test_acc"]
+        initial = evaluate(ctx)["test_acc"]
         history = []
         for epoch in range(n_epochs):
             ctx.epoch = epoch
             g.step = ctx.step
             fit = trainer.train(ctx)
-            history.append({"epoch": epoch, "loss": fit["loss"], **_evaluate(ctx)})
+            history.append({"epoch": epoch, "loss": fit["loss"], **evaluate(ctx)})
         sync(g, ctx.model)
         scales.append({
             "factor": factor, "features": len(g.inputs), "initial_test_acc": initial,

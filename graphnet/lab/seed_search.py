@@ -31,9 +31,9 @@ def _candidate(args: tuple) -> dict:
 
     from compilers import compile as compile_graph
     from graphnet.evolution.config import EvolutionConfig
-    from graphnet.evolution.evolve import _evaluate, load_data, seed_network
+    from graphnet.evolution.evolve import load_data, seed_network
     from graphnet.evolution.protocols import Context, parameter_count
-    from graphnet.evolution.trainer import EpochTrainer, make_optimizer
+    from graphnet.evolution.trainer import EpochTrainer, evaluate, make_optimizer
 
     index, dataset, hidden, density, epochs, seed, data_seed, single_thread = args
     if single_thread:
@@ -53,7 +53,7 @@ def _candidate(args: tuple) -> dict:
     for epoch in range(epochs):
         ctx.epoch = epoch
         trainer.train(ctx)
-    row = _evaluate(ctx)
+    row = evaluate(ctx)
     from compilers import sync
 
     sync(g, ctx.model)  # the saved seeds carry the weights their brief training reached

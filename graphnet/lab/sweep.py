@@ -260,7 +260,7 @@ def _refuse_other_configs(jobs: list[Job]) -> None:
     that would resume) is an error before anything runs: never silently reused."""
     import json
 
-    from graphnet.evolution.evolve import _what_matters
+    from graphnet.evolution.config import result_settings
 
     for j in jobs:
         path = Path(j.dir) / "config.json"
@@ -276,7 +276,7 @@ def _refuse_other_configs(jobs: list[Job]) -> None:
             wanted["network"].pop("density")
             for c in (stored, wanted):
                 c["training"].pop("batch_size")
-        if _what_matters(stored) != _what_matters(wanted):
+        if result_settings(stored) != result_settings(wanted):
             raise GraphError(
                 f"{j.dir} holds a run of another config; use another --out (or remove it)"
             )
