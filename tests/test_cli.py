@@ -145,6 +145,8 @@ def test_seed_search_keeps_the_smallest_learners(tmp_path, capsys):
         (["export", "/no/such/run", "--onnx", "x.onnx"], "graphnet: "),
         (["sweep", "--methods", "grow,magic", "--out", "/tmp/never"], "unknown method 'magic'"),
         (["grow", "--rules", "grow_more", "--epochs", "1"], "unknown growth rule 'grow_more'"),
+        (["multires", "--dataset", "mnist1d", "--epochs", "1"], "multires needs images"),
+        (["multires", "--factors", "3,1", "--epochs", "1", "--out", "/tmp/never"], "graphnet: "),
     ],
 )
 def test_bad_arguments_give_one_line_errors(argv, message, capsys):
@@ -154,7 +156,7 @@ def test_bad_arguments_give_one_line_errors(argv, message, capsys):
 
 
 def test_help_of_every_command():
-    for cmd in ("grow", "train", "analyze", "report", "export", "sweep", "seed-search"):
+    for cmd in ("grow", "train", "analyze", "report", "export", "sweep", "seed-search", "multires"):
         out = subprocess.run(
             [sys.executable, "-m", "graphnet.cli", cmd, "--help"], capture_output=True, text=True
         )
@@ -282,3 +284,27 @@ def test_seed_search_saves_trained_weights(tmp_path):
     g = gn.load(tmp_path / "seed_0.h5")
     d = load_dataset("digits")
     assert accuracy(gn.compile(g), d.x_test, d.y_test) == pytest.approx(best[0]["test_acc"])
+
+
+def test_multires_trains_coarse_to_fine_and_writes_its_results(tmp_path, capsys):
+    out = tmp_path / "mr"
+    assert (
+        main(["multires", "--epochs", "2", "--hidden", "32", "--out", str(out), "--no-progress"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    coarse, fine = summary["scales"]
+    assert (coarse["factor"], coarse["features"], fine["factor"], fine["features"]) == (
+        2,
+        16,
+        1,
+        64,
+    )
+    # the fine network starts as the coarse one, exactly: same test accuracy at the switch
+    assert fine["initial_test_acc"] == pytest.approx(coarse["history"][-1]["test_acc"], abs=1e-9)
+    assert len(coarse["history"]) == len(fine["history"]) == 2
+    assert summary["config"]["network"]["hidden"] == [32]
+    g = gn.load(out / "final.h5")
+    assert len(g.inputs) == 64 and len(g.outputs) == 10
+    assert f"{fine['history'][-1]['test_acc']:.4f}" in printed
