@@ -10,7 +10,8 @@ graphnet seed-search          the smallest sparse seeds that still learn
 graphnet multires             train coarse to fine: downsampled images first (digits 4x4 -> 8x8)
 graphnet info FILE            summary of a saved graph (also: check FILE, graphml FILE OUT)
 
-Every command prints one line starting with ``graphnet:`` and exits 1 on a bad file or value.
+Every command prints one line starting with ``graphnet:`` and exits 1 on a bad file or value;
+``graphnet --debug COMMAND ...`` shows the whole traceback instead.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="graphnet", description="Neural networks that grow their own structure."
+    )
+    p.add_argument(
+        "--debug", action="store_true", help="on an error, show the traceback, not one line"
     )
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except (GraphError, OSError, ValueError) as err:  # bad input: one line, no traceback
+        if args.debug:
+            raise
         print(f"graphnet: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -308,3 +308,8 @@ def test_multires_trains_coarse_to_fine_and_writes_its_results(tmp_path, capsys)
     g = gn.load(out / "final.h5")
     assert len(g.inputs) == 64 and len(g.outputs) == 10
     assert f"{fine['history'][-1]['test_acc']:.4f}" in printed
+
+
+def test_debug_shows_the_error_itself():
+    with pytest.raises(gn.GraphError, match="multires needs images"):
+        main(["--debug", "multires", "--dataset", "mnist1d", "--epochs", "1"])
