@@ -485,3 +485,20 @@ def test_a_stop_survives_a_kill_before_the_finish_mark(tmp_path):
     again = gn.evolve(cfg, dir=tmp_path)
     assert len(again.history) == len(run.history) and again.stopped == run.stopped
     assert again.graph.equals(run.graph)
+
+
+def test_auto_batch_warns_once_when_the_grown_network_outgrows_memory(tmp_path, monkeypatch):
+    # "auto" picked 64 for the seed network; after it grows, memory looks scarce
+    import graphnet.train.checks as checks
+
+    evolve_module = sys.modules["graphnet.evolution.evolve"]  # the package exports the function
+    monkeypatch.setattr(evolve_module, "resolve_batch_size", lambda config, g: 64)
+    monkeypatch.setattr(checks, "_available_bytes", lambda: 2**16)
+    cfg = {**SMALL, "training": {"batch_size": "auto"}}
+    with pytest.warns(UserWarning, match="batch size 64, chosen for the seed network") as rec:
+        run = gn.evolve(cfg, dir=tmp_path)
+    assert len(run.events) > 1, "the run must grow more than once"
+    assert len([w for w in rec if "grown network" in str(w.message)]) == 1  # warned once
+    assert run.history[-1]["step"] == 10 * -(-run.data.x_train.shape[0] // 64)  # batch kept
+    fixed = gn.evolve({**SMALL, "training": {"batch_size": 64}}, dir=tmp_path / "fixed")
+    assert [h["loss"] for h in fixed.history] == [h["loss"] for h in run.history]

@@ -249,6 +249,7 @@ def evolve(
     economy = Economy.start(config.economy)
     if loop["economy"]:
         economy = Economy(**loop["economy"])
+    auto_batch = config.training.batch_size == "auto"
     loop.setdefault("batch_size", resolve_batch_size(config, g))  # "auto": fixed at the start
     config = config.model_copy(
         update={"training": config.training.model_copy(update={"batch_size": loop["batch_size"]})}
@@ -297,6 +298,8 @@ def evolve(
                 loop["last_growth"] = epoch
                 if lr_hook is not None:
                     lr_hook.rebind(ctx.model, ctx.optimizer)
+                if auto_batch:
+                    auto_batch = not _warn_if_batch_outgrown(ctx.graph, loop["batch_size"])
             g = ctx.graph
         t3 = time.perf_counter()
         sel = row.get("val_acc", row["test_acc"])
@@ -432,6 +435,28 @@ def _drop_snapshots_after(directory: Path, epoch: int) -> None:
     for info in store.list():
         if info.epoch > epoch:
             info.path.unlink(missing_ok=True)
+
+
+def _warn_if_batch_outgrown(g: NeuronGraph, batch_size: int) -> bool:
+    """Warn (and return True) when a step of the grown ``g`` at the batch size chosen for the
+    seed network would need more than half the available memory. The batch size itself stays:
+    changing it mid-run would change what the run computes (and what a resume replays)."""
+    import warnings
+
+    from graphnet.train.checks import estimate_training_bytes, memory_aware_batch_size
+
+    fits = memory_aware_batch_size(g, max_batch=batch_size, min_batch=1, fraction=0.5)
+    if fits >= batch_size:
+        return False
+    need = estimate_training_bytes(g, batch_size) / 2**20
+    warnings.warn(
+        f"the grown network ({g.num_neurons} neurons, {g.num_edges} edges) needs about "
+        f"{need:,.0f} MiB per training step at batch size {batch_size}, chosen for the seed "
+        f"network (batch_size: auto), more than half the memory available now; set "
+        f"training.batch_size to {fits} or less if the run runs short of memory",
+        stacklevel=3,
+    )
+    return True
 
 
 def _grow(
