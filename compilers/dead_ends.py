@@ -11,6 +11,10 @@ the model's outputs, and (through autograd's gather) its gradients, with zeros f
 ends' edges and biases — what the full computation gives them, barring a NaN or infinity that
 reaches only dead ends (the full computation turns their gradients into NaN).
 
+Blocks keep their kind: a dense block becomes a smaller dense block over the live rows and
+columns (or a full one when every entry left is an edge), run by the interpreter of
+:mod:`compilers.level_stack`; all-CSR structures run as generated code.
+
 Analysis that reads every neuron's activation runs the full plans instead
 (:meth:`compilers.module.CompiledGraph.activations`).
 """
@@ -78,12 +82,24 @@ def _compact_activations(acts, rows: np.ndarray, num_rows: int, device) -> list:
     return out
 
 
+def _compact_kind(kind: str, nnz: int, rows: int, width: int, crow, col):
+    """The kind of a compacted block (a dense one stays dense, full when every entry is an
+    edge) and, for a dense one, the flat position of each value in its rows x width matrix."""
+    if nnz == 0:
+        return "empty", None
+    if kind in ("sparse", "empty"):
+        return "sparse", None
+    if nnz == rows * width:
+        return "full", None
+    return "dense", np.repeat(np.arange(rows), np.diff(crow)) * width + col
+
+
 def live_part(
     plans: list[BlockPlan], num_inputs: int, num_slots: int, num_outputs: int
 ) -> LivePart | None:
     """The plans of the sub-network the outputs depend on, or None when leaving out the rest
-    would not pay (less than :data:`MIN_DEAD` of it dead, nine in ten inputs read) or a block
-    is not CSR (dense blocks are computed whole).
+    would not pay (less than :data:`MIN_DEAD` of it dead, nine in ten inputs read). Blocks
+    keep their kind (a dense block stays dense, over the live rows and columns).
 
     Examples
     --------
@@ -93,7 +109,7 @@ def live_part(
     >>> part.num_slots < m.num_slots, part.dead_edges > 0
     (True, True)
     """
-    if not plans or any(p.kind not in ("sparse", "empty") for p in plans):
+    if not plans:
         return None
     crows = [p.crow.cpu().numpy() for p in plans]
     cols = [p.col.cpu().numpy() for p in plans]
@@ -128,13 +144,15 @@ def live_part(
         c_crow = np.zeros(rows.size + 1, np.int64)
         np.cumsum(np.diff(crow)[rows], out=c_crow[1:])
         nnz = int(where.size)
-        sparse = nnz > 0
+        kind, flat = _compact_kind(p.kind, nnz, rows.size, start - lo, c_crow, src - lo)
         index = dict(dtype=p.crow.dtype, device=device)  # the CSR kernels' index type
+        has_edges = kind != "empty"
         compact.append(
             BlockPlan(
-                start, start + rows.size, lo, "sparse" if sparse else "empty", None,
-                torch.as_tensor(c_crow, **index) if sparse else None,
-                torch.as_tensor(src - lo, **index) if sparse else None,
+                start, start + rows.size, lo, kind,
+                torch.as_tensor(flat, device=device) if flat is not None else None,
+                torch.as_tensor(c_crow, **index) if has_edges else None,
+                torch.as_tensor(src - lo, **index) if has_edges else None,
                 _compact_activations(p.activations, rows, p.rows, device), p.needs_pre,
                 v, v + nnz, b, b + rows.size,
             )

@@ -49,9 +49,13 @@ def _dead_hidden(g: gn.NeuronGraph) -> set[int]:
 
 
 @SETTINGS
-@given(g=compiler_graphs(max_hidden_levels=4, max_width=6), seed=st.integers(0, 3))
-def test_outputs_and_gradients_equal_the_whole_network(g, seed):
-    model = gn.compile(g, "sparse")
+@given(
+    g=compiler_graphs(max_hidden_levels=4, max_width=6),
+    seed=st.integers(0, 3),
+    mode=st.sampled_from(["sparse", "dense", "auto"]),
+)
+def test_outputs_and_gradients_equal_the_whole_network(g, seed, mode):
+    model = gn.compile(g, mode)
     model._plan()
     part = model._live
     dead = _dead_hidden(g)
@@ -95,15 +99,18 @@ def test_a_sparse_mlp_leaves_out_its_dead_ends_and_unread_inputs():
     assert part.dead_edges == sum(1 for d in g.edge_list()[1] if d in dead)
 
 
+@pytest.mark.parametrize("mode", ["auto", "dense"])
 @pytest.mark.parametrize("opt_name", ["adam", "adamw", "sgd"])
-def test_training_trajectory_equals_the_whole_network(opt_name):
+def test_training_trajectory_equals_the_whole_network(opt_name, mode):
     g = _sparse_net_with_dead_ends()
     make = {
         "adam": lambda p: torch.optim.Adam(p, lr=1e-2),
         "adamw": lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.1),
         "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
     }[opt_name]
-    live, whole = gn.compile(g), gn.compile(g)
+    live, whole = gn.compile(g, mode), gn.compile(g, mode)
+    live._plan()
+    assert live._live is not None
     opts = make(live.parameters()), make(whole.parameters())
     gen = torch.Generator().manual_seed(0)
     for _ in range(15):
