@@ -202,8 +202,8 @@ class CompiledGraph(nn.Module):
         x = self._check_input(x)
         live = self._live
         if live is not None:
-            if live.inputs is not None:
-                x = x.index_select(1, live.inputs)
+            if live.inputs is not None:  # gathered as rows of x.t(): what the buffer holds
+                x = x.t().index_select(0, live.inputs).t()
             values = self.values.index_select(0, live.values)
             bias = self.bias.index_select(0, live.bias)
             return self._live_run(self._live_workspace, x, values, bias, self._live_lr)
