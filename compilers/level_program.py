@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch.autograd.function import once_differentiable
 
-from .level_stack import BlockPlan, Workspace, _transpose_into, csr_tensor
+from .level_stack import BlockPlan, Workspace, csr_tensor, transpose_into
 
 __all__ = ["sparse_program"]
 
@@ -78,7 +78,7 @@ def _forward_source(plans: list[BlockPlan], num_inputs: int) -> str:
         "        C.set_parameters(key, V, B)",
     ]
     if any(p.lo < num_inputs for p in plans):
-        lines.append("    _transpose_into(C.inputs, x)")
+        lines.append("    transpose_into(C.inputs, x)")
     for k, p in enumerate(plans):
         if p.kind == "empty":  # no edges: the level is its biases
             lines.append(f"    C.out{k}.copy_(C.b{k}.expand(-1, x.shape[0]))")
@@ -194,7 +194,7 @@ def sparse_program(
     namespace: dict = {
         "torch": torch,
         "csr_tensor": csr_tensor,
-        "_transpose_into": _transpose_into,
+        "transpose_into": transpose_into,
         "NUM_SLOTS": num_slots,
         "CONTIGUOUS": torch.contiguous_format,
         "C": _Views(plans, num_inputs),

@@ -31,7 +31,7 @@ from torch.autograd.function import once_differentiable
 
 from .activations import IDENTITY, activation_grad, apply_activation_, inplace_steps
 
-__all__ = ["BlockPlan", "Workspace", "csr_tensor", "run_levels"]
+__all__ = ["BlockPlan", "Workspace", "csr_tensor", "run_levels", "transpose_into"]
 
 
 @dataclass
@@ -183,9 +183,16 @@ def _sources(p: BlockPlan, n_in: int, x: torch.Tensor, buf: torch.Tensor):
     return from_x, (buf[n_in : p.start] if p.start > n_in else None)
 
 
-def _transpose_into(dst: torch.Tensor, x: torch.Tensor) -> None:
+def transpose_into(dst: torch.Tensor, x: torch.Tensor) -> None:
     """``dst[:] = x.t()``, in blocks of batch rows that stay in cache (a fair bit faster than
-    one strided copy of a batch that does not)."""
+    one strided copy of a batch that does not).
+
+    Examples
+    --------
+    >>> x = torch.arange(6.0).view(3, 2); dst = torch.empty(2, 3); transpose_into(dst, x)
+    >>> torch.equal(dst, x.t())
+    True
+    """
     step = 128
     if x.shape[0] <= step:
         dst.copy_(x.t())
@@ -269,7 +276,7 @@ class _LevelStack(torch.autograd.Function):
         batch = x.shape[0]
         buf = ws.forward_buffer((num_slots, batch), x, ctx)
         if any(p.kind == "sparse" and p.lo < num_inputs for p in plans):
-            _transpose_into(buf[:num_inputs], x)
+            transpose_into(buf[:num_inputs], x)
         pre = []
         for p in plans:
             bias = p.bias_column(all_bias)

@@ -176,14 +176,16 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Train on images downsampled by the first factor, then on finer ones, each network "
             "initialised from the coarser one (it starts computing exactly what that one "
-            "computed); prints the test accuracy at every scale and writes summary.json and "
-            "final.h5. Image data sets only: digits (8x8), mnist and fashion-mnist (28x28)."
+            "computed); prints the test accuracy at every scale and writes multires.json and "
+            "final.h5. Image data sets only: digits (8x8), mnist and fashion-mnist (28x28). "
+            "--epochs counts per scale (default 30, or the --config file's epoch limit)."
         ),
     )
     _data_args(mr)
     mr.add_argument("--factors", type=_widths, default=[2, 1],
                     help="downsampling factors, coarse to fine, ending in 1 (default 2,1)")  # fmt: skip
-    mr.add_argument("--density", type=float, default=None, help="seed density (default 0.1)")
+    mr.add_argument("--density", type=float, default=None,
+                    help="seed density (default 0.1, or the --config file's)")  # fmt: skip
 
     info = sub.add_parser("info", help="print a summary of a saved graph")
     info.add_argument("file", help="an HDF5 graph written by graphnet.save")
@@ -301,11 +303,11 @@ def _grow(args) -> int:
     return 0
 
 
-def _free_run_dir(base: Path) -> Path:
-    """``base``, or ``base-2``, ``base-3``, ... : the first that holds no finished run (an
-    unfinished one is resumed)."""
+def _free_run_dir(base: Path, finished: str = "summary.json") -> Path:
+    """``base``, or ``base-2``, ``base-3``, ... : the first that holds no finished run (no
+    ``finished`` file; an unfinished one is resumed)."""
     k, out = 1, base
-    while (out / "summary.json").is_file():
+    while (out / finished).is_file():
         k += 1
         out = base.with_name(f"{base.name}-{k}")
     return out
@@ -480,12 +482,18 @@ def _multires(args) -> int:
             f"multires needs images; {cfg.data.name} is not one (use {', '.join(IMAGE_SHAPES)})"
         )
     factors = list(args.factors)
-    epochs = args.epochs if args.epochs is not None else 30
-    out = args.out or _free_run_dir(Path("runs") / f"multires-{cfg.data.name}-s{cfg.seed}")
+    if not factors or factors[-1] != 1:
+        raise GraphError(f"--factors must end in 1 (the full resolution), got {factors}")
+    if args.epochs is None and args.config is None:
+        cfg = cfg.model_copy(update={"stop": cfg.stop.model_copy(update={"max_epochs": 30})})
+    epochs = cfg.stop.max_epochs
+    out = args.out or _free_run_dir(
+        Path("runs") / f"multires-{cfg.data.name}-s{cfg.seed}", "multires.json"
+    )
     print(
         f"graphnet multires: {cfg.data.name}, factors {factors}, {epochs} epochs per scale -> {out}"
     )
-    result = multires_train(cfg, factors=factors, epochs_per_scale=epochs, image_shape=shape)
+    result = multires_train(cfg, factors=factors, image_shape=shape)
     print(f"{'factor':>6} {'inputs':>7} {'edges':>7} {'test acc at start':>18} {'at end':>7}")
     scales = []
     for s in result["scales"]:
@@ -496,9 +504,9 @@ def _multires(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     save(result["graph"], out / "final.h5")
     summary = {"config": cfg.model_dump(mode="json"), "factors": factors, "scales": scales}
-    with atomic_path(out / "summary.json") as tmp:
+    with atomic_path(out / "multires.json") as tmp:  # not summary.json: that names grown runs
         tmp.write_text(json.dumps(summary, indent=1))
-    print(f"  wrote {out / 'summary.json'} and {out / 'final.h5'}")
+    print(f"  wrote {out / 'multires.json'} and {out / 'final.h5'}")
     return 0
 
 

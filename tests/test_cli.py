@@ -147,6 +147,15 @@ def test_seed_search_keeps_the_smallest_learners(tmp_path, capsys):
         (["grow", "--rules", "grow_more", "--epochs", "1"], "unknown growth rule 'grow_more'"),
         (["multires", "--dataset", "mnist1d", "--epochs", "1"], "multires needs images"),
         (["multires", "--factors", "3,1", "--epochs", "1", "--out", "/tmp/never"], "graphnet: "),
+        (
+            ["multires", "--factors", "2,0,1", "--epochs", "1", "--out", "/tmp/never"],
+            "whole numbers >= 1",
+        ),
+        (["multires", "--factors", "4,2", "--epochs", "1", "--out", "/tmp/never"], "must end in 1"),
+        (
+            ["multires", "--device", "bogus", "--epochs", "1", "--out", "/tmp/never"],
+            "unknown device",
+        ),
     ],
 )
 def test_bad_arguments_give_one_line_errors(argv, message, capsys):
@@ -293,7 +302,7 @@ def test_multires_trains_coarse_to_fine_and_writes_its_results(tmp_path, capsys)
         == 0
     )
     printed = capsys.readouterr().out
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "multires.json").read_text())
     coarse, fine = summary["scales"]
     assert (coarse["factor"], coarse["features"], fine["factor"], fine["features"]) == (
         2,
@@ -308,6 +317,21 @@ def test_multires_trains_coarse_to_fine_and_writes_its_results(tmp_path, capsys)
     g = gn.load(out / "final.h5")
     assert len(g.inputs) == 64 and len(g.outputs) == 10
     assert f"{fine['history'][-1]['test_acc']:.4f}" in printed
+    assert summary["config"]["stop"]["max_epochs"] == 2  # what ran, per scale
+    assert not (out / "summary.json").exists()  # that name is for grown runs (report reads it)
+
+
+def test_multires_takes_the_config_files_network_and_epochs(tmp_path):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(
+        json.dumps({"network": {"hidden": [24], "density": 0.3}, "stop": {"max_epochs": 1}})
+    )
+    out = tmp_path / "mr"
+    assert main(["multires", "--config", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "multires.json").read_text())
+    assert summary["config"]["network"]["hidden"] == [24]
+    assert summary["config"]["network"]["density"] == 0.3
+    assert [len(s["history"]) for s in summary["scales"]] == [1, 1]
 
 
 def test_debug_shows_the_error_itself():

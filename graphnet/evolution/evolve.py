@@ -40,7 +40,14 @@ from .rules import make_rule
 from .run_store import RunStore, clear_run
 from .snapshots import SnapshotStore, should_snapshot
 from .tournament import select
-from .trainer import EpochTrainer, evaluate, make_optimizer, resolve_batch_size
+from .trainer import (
+    EpochTrainer,
+    data_on,
+    evaluate,
+    make_optimizer,
+    resolve_batch_size,
+    resolve_device,
+)  # fmt: skip
 
 __all__ = ["evolve", "Run", "seed_network", "load_data", "dense_parameters", "mlp_density"]
 
@@ -215,11 +222,8 @@ def evolve(
     data, validation = load_data(config, data)
     for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
         check_batch(x, y, data.num_features, data.num_classes)
-    device = _device(config.training.device)
-    if device.type != "cpu":
-        data = Dataset(*(t.to(device) for t in (data.x_train, data.y_train, data.x_test, data.y_test)),
-                       data.num_classes, data.preprocessing)  # fmt: skip
-        validation = None if validation is None else tuple(t.to(device) for t in validation)
+    device = resolve_device(config.training.device)
+    data, validation = data_on(device, data, validation)
     rules = rules if rules is not None else [make_rule(r.name, **r.options) for r in config.rules]
     analyzers = analyzers if analyzers is not None else make_analyzers(rules)
     trainer = trainer or EpochTrainer()
@@ -415,16 +419,6 @@ def _check_gradient_flow(run_dir: Path, ctx: Context) -> None:
             warnings.warn(
                 f"gradient flow: levels {flow[what]} are {what} in the seed network", stacklevel=3
             )
-
-
-def _device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GraphError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GraphError(f"device {name!r} asked for, but CUDA is not available here; use cpu")
-    return device
 
 
 def _drop_snapshots_after(directory: Path, epoch: int) -> None:

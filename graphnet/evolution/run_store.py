@@ -52,6 +52,7 @@ from .sinks import Sink, TensorBoardSink, WandbSink, default_sinks
 
 __all__ = [
     "RunStore", "Sink", "WandbSink", "TensorBoardSink", "default_sinks", "STATUSES", "clear_run",
+    "RUN_FILES",
 ]  # fmt: skip
 
 STATUSES = ("running", "finished", "failed")

@@ -10,7 +10,10 @@ from graphnet.train.classifier import accuracy
 
 from .protocols import Context, seed_for
 
-__all__ = ["EpochTrainer", "evaluate", "make_optimizer", "batch_order", "resolve_batch_size"]
+__all__ = [
+    "EpochTrainer", "evaluate", "make_optimizer", "batch_order", "resolve_batch_size",
+    "resolve_device", "data_on",
+]  # fmt: skip
 
 
 def make_optimizer(model: torch.nn.Module, training) -> torch.optim.Optimizer:
@@ -129,3 +132,45 @@ def evaluate(ctx: Context) -> dict:
     if "validation" in ctx.state:
         row["val_acc"] = accuracy(ctx.model, *ctx.state["validation"])
     return row
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device a config names (``training.device``), checked.
+
+    Raises
+    ------
+    GraphError
+        For an unknown name, or CUDA asked for where it is not available.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GraphError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GraphError(f"device {name!r} asked for, but CUDA is not available here; use cpu")
+    return device
+
+
+def data_on(device: torch.device, data, validation=None):
+    """``(data, validation)`` with every tensor on ``device`` (unchanged on the CPU).
+
+    Examples
+    --------
+    >>> from graphnet.train.data import digits
+    >>> d, v = data_on(torch.device("cpu"), digits()); d.x_train.device, v
+    (device(type='cpu'), None)
+    """
+    if device.type == "cpu":
+        return data, validation
+    from graphnet.train.data import Dataset
+
+    tensors = (data.x_train, data.y_train, data.x_test, data.y_test)
+    data = Dataset(*(t.to(device) for t in tensors), data.num_classes, data.preprocessing)
+    if validation is not None:
+        validation = tuple(t.to(device) for t in validation)
+    return data, validation

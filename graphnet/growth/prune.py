@@ -10,7 +10,7 @@ from graphnet.core.vocab import HIDDEN
 
 from .report import GrowthReport
 
-__all__ = ["prune"]
+__all__ = ["prune", "smallest_k"]
 
 
 def prune(
@@ -57,11 +57,11 @@ def prune(
                 sel = np.flatnonzero(lv == level)
                 k = int(round(fraction * sel.size))
                 if k:
-                    parts.append(sel[_smallest(w[sel], k)])
+                    parts.append(sel[smallest_k(w[sel], k)])
             drop = np.concatenate(parts) if parts else np.empty(0, np.int64)
         else:
             k = int(round(fraction * w.size))
-            drop = _smallest(w, k)
+            drop = smallest_k(w, k)
     why = reason or (
         "magnitude prune" + (f" below {threshold:g}" if threshold is not None else f" {fraction:g}")
     )
@@ -79,8 +79,14 @@ def prune(
     return GrowthReport("prune", edges_removed=removed, neurons_removed=gone)
 
 
-def _smallest(w: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` smallest values in O(n) (ties: the lower position first)."""
+def smallest_k(w: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` smallest values in O(n) (ties: the lower position first).
+
+    Examples
+    --------
+    >>> smallest_k(np.array([0.5, 0.1, 0.3, 0.1]), 2).tolist()
+    [1, 3]
+    """
     if k <= 0:
         return np.empty(0, np.int64)
     if k >= w.size:

@@ -13,7 +13,7 @@ from graphnet.core.graph import NeuronGraph
 from graphnet.core.vocab import INPUT, OUTPUT
 
 from .common import finite32
-from .prune import _smallest
+from .prune import smallest_k
 from .report import GrowthReport
 
 __all__ = ["rewire", "edge_gradients", "cosine_fraction"]
@@ -113,7 +113,7 @@ def rewire(
     if k == 0:
         return GrowthReport("rewire")
     w = np.abs(g.edge_attr("weight"))
-    drop = _smallest(w, k)
+    drop = smallest_k(w, k)
     src, dst, _ = g.edge_list()
     dropped = set(zip(src[drop].tolist(), dst[drop].tolist()))
     removed = g.edge_attr("id")[drop].copy()

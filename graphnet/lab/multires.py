@@ -25,7 +25,14 @@ from graphnet.core.vocab import INPUT
 from graphnet.evolution.config import EvolutionConfig, as_config
 from graphnet.evolution.evolve import load_data, seed_network
 from graphnet.evolution.protocols import Context
-from graphnet.evolution.trainer import EpochTrainer, evaluate, make_optimizer
+from graphnet.evolution.trainer import (
+    EpochTrainer,
+    data_on,
+    evaluate,
+    make_optimizer,
+    resolve_device,
+)  # fmt: skip
+from graphnet.train.classifier import epoch_bar
 from graphnet.train.data import Dataset
 
 __all__ = ["downsample", "upsample_first_level", "multires_train"]
@@ -225,8 +232,15 @@ def multires_train(
     """
     config = as_config(config)
     factors = [int(f) for f in factors]
-    if not factors or any(a <= b or a % b for a, b in zip(factors, factors[1:])):
-        raise GraphError(f"factors must be strictly decreasing multiples, got {factors}")
+    if (
+        not factors
+        or min(factors) < 1
+        or any(a <= b or a % b for a, b in zip(factors, factors[1:]))
+    ):
+        raise GraphError(
+            f"factors must be whole numbers >= 1, strictly decreasing, each a multiple of the "
+            f"next, got {factors}"
+        )
     if epochs_per_scale is None:
         epochs = [config.stop.max_epochs] * len(factors)
     elif isinstance(epochs_per_scale, (int, np.integer)):
@@ -236,6 +250,7 @@ def multires_train(
     if len(epochs) != len(factors) or min(epochs) < 0:
         raise GraphError(f"epochs_per_scale {epochs} does not give a count >= 0 per factor")
     data, validation = load_data(config, data)
+    device = resolve_device(config.training.device)
     h, w = (int(v) for v in image_shape)
     if data.num_features != h * w:
         raise GraphError(f"the data has {data.num_features} features, not {h}x{w} images")
@@ -247,15 +262,21 @@ def multires_train(
         else:
             step = factors[i - 1] // factor
             g = upsample_first_level(g, (h // factor, w // factor), step)
-        scaled = _downsampled(data, shape, factor)
-        model = compile_graph(g)
+        scaled, held_out = data, validation
+        if factor > 1:
+            scaled = _downsampled(data, shape, factor)
+            if validation is not None:
+                held_out = (downsample(validation[0], shape, factor), validation[1])
+        scaled, held_out = data_on(device, scaled, held_out)
+        model = compile_graph(g, device=device)
         opt = make_optimizer(model, config.training)
         ctx = Context(g, model, opt, scaled, config, step=g.step)  # steps count on
-        if validation is not None:
-            ctx.state["validation"] = (downsample(validation[0], shape, factor), validation[1])
+        if held_out is not None:
+            ctx.state["validation"] = held_out
         initial = evaluate(ctx)["test_acc"]
         history = []
-        for epoch in range(n_epochs):
+        bar = epoch_bar(range(n_epochs), config.progress, f"scale 1/{factor}")
+        for epoch in bar:
             ctx.epoch = epoch
             g.step = ctx.step
             fit = trainer.train(ctx)
