@@ -51,17 +51,18 @@ class LivePart:
 
 
 def _live_slots(plans: list[BlockPlan], crows, cols, num_slots: int, num_outputs: int):
-    """Boolean mask over slots: the outputs and every neuron with a path to one (inputs
-    included when some live neuron reads them). One pass over the blocks, top down: a block's
-    rows are final once every higher block has been seen, since edges only go up."""
+    """``(live, live_values)``: a boolean mask over slots, the outputs and every neuron with a
+    path to one (inputs included when some live neuron reads them), and per block a mask over
+    its values, those of live rows. One pass over the blocks, top down: a block's rows are
+    final once every higher block has been seen, since edges only go up."""
     live = np.zeros(num_slots, bool)
     live[num_slots - num_outputs :] = True
-    for p, crow, col in zip(reversed(plans), reversed(crows), reversed(cols)):
-        if p.kind == "empty":
-            continue
-        rows = np.repeat(live[p.start : p.end], np.diff(crow))
-        live[p.lo + col[rows]] = True
-    return live
+    live_values = [None] * len(plans)
+    for k in range(len(plans) - 1, -1, -1):
+        p = plans[k]
+        live_values[k] = np.repeat(live[p.start : p.end], np.diff(crows[k]))
+        live[p.lo + cols[k][live_values[k]]] = True
+    return live, live_values
 
 
 def _compact_activations(acts, rows: np.ndarray, num_rows: int, device) -> list:
@@ -113,14 +114,11 @@ def live_part(
         return None
     crows = [p.crow.cpu().numpy() for p in plans]
     cols = [p.col.cpu().numpy() for p in plans]
-    live = _live_slots(plans, crows, cols, num_slots, num_outputs)
+    live, live_values = _live_slots(plans, crows, cols, num_slots, num_outputs)
     inputs_read = int(live[:num_inputs].sum())
     gather_inputs = inputs_read < 0.9 * num_inputs  # else a plain transposed copy is cheaper
     dead_neurons = int((~live[num_inputs:]).sum())
-    dead_edges = sum(
-        int(np.count_nonzero(~np.repeat(live[p.start : p.end], np.diff(crow))))
-        for p, crow in zip(plans, crows)
-    )
+    dead_edges = sum(int(np.count_nonzero(~mask)) for mask in live_values)
     hidden_and_edges = num_slots - num_inputs + plans[-1].v1
     if not gather_inputs and dead_neurons + dead_edges < MIN_DEAD * hidden_and_edges:
         return None  # gathering would cost more than the few dead ends
@@ -132,13 +130,12 @@ def live_part(
     compact: list[BlockPlan] = []
     value_parts, bias_parts = [], []
     v = b = 0
-    for p, crow, col in zip(plans, crows, cols):
-        live_rows = live[p.start : p.end]
-        rows = np.flatnonzero(live_rows)
+    for p, crow, col, values_kept in zip(plans, crows, cols, live_values):
+        rows = np.flatnonzero(live[p.start : p.end])
         if rows.size == 0:
             continue  # no neuron of this level reaches an output: nobody reads it
         start = int(new[p.start + rows[0]])
-        where = np.flatnonzero(np.repeat(live_rows, np.diff(crow)))  # values of live rows
+        where = np.flatnonzero(values_kept)  # values of live rows
         src = new[p.lo + col[where]]
         lo = int(src.min()) if src.size else start
         c_crow = np.zeros(rows.size + 1, np.int64)

@@ -143,7 +143,8 @@ class CompiledGraph(nn.Module):
     def _set_live_part(self, plans: list[BlockPlan]) -> None:
         with torch.inference_mode(False):  # its index tensors are saved for backward later
             live = live_part(plans, self.num_inputs, self.num_slots, self.num_outputs)
-        self._live = live
+            lr = None if live is None or self.edge_lr is None else self.edge_lr[live.values]
+        self._live, self._live_lr = live, lr
         if live is None:
             return
         program = sparse_program(live.plans, live.num_inputs, live.num_slots)
@@ -151,10 +152,6 @@ class CompiledGraph(nn.Module):
             n_in, n_slots, compact = live.num_inputs, live.num_slots, live.plans
             program = lambda ws, x, v, b, lr: run_levels(compact, n_in, n_slots, x, v, b, ws, lr)  # noqa: E731
         self._live_run = program
-        self._live_lr = None
-        if self.edge_lr is not None:
-            with torch.inference_mode(False):
-                self._live_lr = self.edge_lr[live.values]
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """As ``nn.Module.load_state_dict``, after checking that the state belongs to a model of
