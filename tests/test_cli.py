@@ -156,6 +156,20 @@ def test_seed_search_keeps_the_smallest_learners(tmp_path, capsys):
             ["multires", "--device", "bogus", "--epochs", "1", "--out", "/tmp/never"],
             "unknown device",
         ),
+        (
+            [
+                "train",
+                "--method",
+                "dense",
+                "--device",
+                "bogus",
+                "--epochs",
+                "1",
+                "--out",
+                "/tmp/never",
+            ],
+            "unknown device",
+        ),
     ],
 )
 def test_bad_arguments_give_one_line_errors(argv, message, capsys):

@@ -35,7 +35,14 @@ from graphnet.evolution.evolve import (
 from graphnet.evolution.protocols import Context, parameter_count
 from graphnet.evolution.records import RunSummary, write_summary
 from graphnet.evolution.run_store import RunStore, clear_run
-from graphnet.evolution.trainer import EpochTrainer, evaluate, make_optimizer, resolve_batch_size
+from graphnet.evolution.trainer import (
+    EpochTrainer,
+    data_on,
+    evaluate,
+    make_optimizer,
+    resolve_batch_size,
+    resolve_device,
+)  # fmt: skip
 from graphnet.growth.rewire import cosine_fraction, edge_gradients, rewire
 from graphnet.train.classifier import epoch_bar
 from graphnet.train.data import Dataset
@@ -73,6 +80,7 @@ def train_baseline(
     if method not in BASELINES:
         raise GraphError(f"unknown baseline {method!r}; known: {', '.join(BASELINES)}")
     config = as_config(config)
+    device = resolve_device(config.training.device)  # checked before any file is touched
     density = 1.0 if method == "dense" else (density or config.network.density)
     if not 0 < density <= 1:
         raise GraphError(f"density must lie in (0, 1], got {density}")
@@ -87,12 +95,13 @@ def train_baseline(
         )
     clear_run(run_dir)  # a baseline starts afresh (it is short; no resume points)
     data, validation = load_data(config, data)
+    data, validation = data_on(device, data, validation)
     from graphnet.evolution.run_files import write_preprocessing
 
     write_preprocessing(run_dir, data.preprocessing)
     g = seed_network(config, data.num_features, data.num_classes, data.x_train)
     seed_edges = g.num_edges
-    model = compile_graph(g)
+    model = compile_graph(g, device=device)
     bs = resolve_batch_size(config, g)
     config = config.model_copy(
         update={"training": config.training.model_copy(update={"batch_size": bs})}
