@@ -262,12 +262,10 @@ def multires_train(
         else:
             step = factors[i - 1] // factor
             g = upsample_first_level(g, (h // factor, w // factor), step)
-        scaled, held_out = data, validation
-        if factor > 1:
-            scaled = _downsampled(data, shape, factor)
-            if validation is not None:
-                held_out = (downsample(validation[0], shape, factor), validation[1])
-        scaled, held_out = data_on(device, scaled, held_out)
+        held_out = None if validation is None else (
+            downsample(validation[0], shape, factor), validation[1]
+        )  # fmt: skip
+        scaled, held_out = data_on(device, _downsampled(data, shape, factor), held_out)
         model = compile_graph(g, device=device)
         opt = make_optimizer(model, config.training)
         ctx = Context(g, model, opt, scaled, config, step=g.step)  # steps count on
