@@ -88,7 +88,7 @@ def recommended(
     >>> import graphnet as gn
     >>> recommended().schedules[1:]
     (Only(('patch',), Constant(value=0.5)), WarmUp(epochs=5))
-    >>> recommended()(LRState(gn.mlp([2, 1], density=1.0, seed=0), epoch=45)).edge.tolist()
+    >>> recommended()(LRState(gn.mlp([2, 1], density=1.0, seed=0), epoch=45)).edge.round(12).tolist()
     [0.01, 0.01]
     """
     return Product(
