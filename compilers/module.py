@@ -313,6 +313,28 @@ class CompiledGraph(nn.Module):
         order = np.argsort(out["edge_id"], kind="stable")
         return {k: v[order] for k, v in out.items()}
 
+    def edge_endpoints(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(edge_ids, src, dst)`` of every value (neuron ids, in ``values`` order): the
+        structure this module computes, read from its own buffers.
+
+        Examples
+        --------
+        >>> import graphnet as gn
+        >>> eids, src, dst = gn.compile(gn.mlp([2, 1], density=1.0, seed=0)).edge_endpoints()
+        >>> eids.tolist(), src.tolist(), dst.tolist()
+        ([0, 1], [0, 1], [2, 2])
+        """
+        order = self.slot_order.cpu().numpy()
+        ids, src, dst = [], [], []
+        for k, (_start, _end, lo, _acts, _pre) in enumerate(self._meta):
+            crow = getattr(self, f"crow_{k}").cpu().numpy()
+            rows = self.neuron_ids(k).cpu().numpy()
+            ids.append(self.edge_ids(k).cpu().numpy())
+            src.append(order[lo + getattr(self, f"col_{k}").cpu().numpy()])
+            dst.append(np.repeat(rows, np.diff(crow)))
+        cat = lambda xs: np.concatenate(xs).astype(np.int64) if xs else np.empty(0, np.int64)  # noqa: E731
+        return cat(ids), cat(src), cat(dst)
+
     def extra_repr(self) -> str:
         kinds = {k: self.kinds.count(k) for k in dict.fromkeys(self.kinds)}
         return (

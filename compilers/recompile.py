@@ -13,6 +13,7 @@ from graphnet.core.schema import find_sorted
 from .layout import layout_of
 from .module import CompiledGraph
 from .optimizer_carry import Origin, carry_optimizer
+from .sync import require_compiled_from
 
 __all__ = ["recompile"]
 
@@ -74,6 +75,24 @@ def _carry_values(
     return nn.Parameter(values), Origin(None, [old], src_t)
 
 
+def _check_optimizer(optimizer: object, model: CompiledGraph) -> None:
+    """Refuse an optimizer that is not one, or that trains none of the model's parameters
+    (the returned optimizer would train nothing)."""
+    if optimizer is None:
+        return
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise GraphError(
+            f"recompile: optimizer must be a torch.optim.Optimizer or None, got "
+            f"{type(optimizer).__name__} {optimizer!r:.40}"
+        )
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if id(model.values) not in held and id(model.bias) not in held:
+        raise GraphError(
+            "recompile: the optimizer holds none of the model's parameters (made for another "
+            "model?); pass the optimizer that trains this model, or None"
+        )
+
+
 def recompile(
     g: NeuronGraph, model: CompiledGraph, optimizer: torch.optim.Optimizer | None = None
 ) -> tuple[CompiledGraph, torch.optim.Optimizer | None]:
@@ -90,8 +109,9 @@ def recompile(
     Raises
     ------
     GraphError
-        If ``model`` was not compiled from ``g`` (its log is shorter than the model's mark),
-        or the optimizer holds state that cannot be carried.
+        If ``model`` was not compiled from ``g`` (an edge of the model joins other neurons
+        in ``g``, or ``g`` never had it), ``optimizer`` is not an optimizer or holds none of
+        the model's parameters, or it holds state that cannot be carried.
 
     Examples
     --------
@@ -107,6 +127,8 @@ def recompile(
     """
     if not isinstance(model, CompiledGraph):
         raise GraphError(f"recompile needs a module made by gn.compile, got {type(model).__name__}")
+    require_compiled_from(g, model, "recompile")
+    _check_optimizer(optimizer, model)
     edge_set, bias_set = _edited_since(g, model.log_mark)
     layout = layout_of(g)
     blocks = layout.blocks

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
+from graphnet.core.schema import find_sorted
 
 from .module import CompiledGraph
 
-__all__ = ["sync", "module_parameters", "edits_since_compile", "require_current"]
+__all__ = [
+    "sync",
+    "module_parameters",
+    "edits_since_compile",
+    "require_current",
+    "structure_mismatch",
+    "require_compiled_from",
+]
 
 
 def edits_since_compile(g: NeuronGraph, model: CompiledGraph) -> list[str] | None:
@@ -21,8 +31,63 @@ def edits_since_compile(g: NeuronGraph, model: CompiledGraph) -> list[str] | Non
     return [r.op for r in g.log.since(model.log_mark) if r.op not in ("tag", "untag")]
 
 
+def structure_mismatch(g: NeuronGraph, model: CompiledGraph) -> str | None:
+    """Why ``model`` cannot have been compiled from ``g`` (as it is, or as it was before the
+    edits logged since), or None when it can: every edge of the model that ``g`` still holds
+    joins the same two neurons in both, and an edge ``g`` lacks was removed by a logged edit.
+
+    Examples
+    --------
+    >>> import graphnet as gn
+    >>> model = gn.compile(gn.mlp([4, 3, 2], density=1.0, seed=1))
+    >>> structure_mismatch(gn.mlp([4, 3, 2], density=1.0, seed=0), model) is None
+    True
+    >>> structure_mismatch(gn.mlp([5, 3, 2], density=1.0, seed=0), model)
+    'edge 0 joins neurons 0->4 in the model but 0->5 in the graph'
+    """
+    eids, src, dst = model.edge_endpoints()
+    pos, found = find_sorted(g.edge_attr("id"), eids)
+    g_src, g_dst = g.edge_attr("src")[pos], g.edge_attr("dst")[pos]
+    wrong = np.flatnonzero(found & ((g_src != src) | (g_dst != dst)))
+    if wrong.size:
+        i = int(wrong[0])
+        return (
+            f"edge {int(eids[i])} joins neurons {int(src[i])}->{int(dst[i])} in the model but "
+            f"{int(g_src[i])}->{int(g_dst[i])} in the graph"
+        )
+    missing = np.flatnonzero(~found)
+    if missing.size:
+        e = int(eids[missing[0]])
+        removals = edits_since_compile(g, model) or []
+        if e >= g.next_edge_id or not {"remove_edges", "remove_neurons"} & set(removals):
+            return f"the model has edge {e}, which the graph never had or lost before the model was compiled"
+    nids = model.neuron_ids().cpu().numpy()
+    if nids.size and int(nids.max()) >= g.next_neuron_id:
+        return f"the model has neuron {int(nids.max())}, which the graph never had"
+    return None
+
+
+def require_compiled_from(g: NeuronGraph, model: CompiledGraph, what: str) -> None:
+    """Raise a GraphError naming ``what`` unless ``model`` was compiled from ``g`` (or from
+    ``g`` before its logged edits). Checked once per graph and log length (edits are logged).
+    """
+    seen = getattr(model, "_checked_against", None)
+    if seen is not None and seen[0]() is g and seen[1] == len(g.log):
+        return
+    if len(g.log) < model.log_mark:
+        raise GraphError(
+            f"{what}: the model was compiled from another graph (it was compiled after "
+            f"{model.log_mark} edits, the graph's log holds {len(g.log)})"
+        )
+    why = structure_mismatch(g, model)
+    if why is not None:
+        raise GraphError(f"{what}: the model was compiled from another graph: {why}")
+    model._checked_against = (weakref.ref(g), len(g.log))
+
+
 def require_current(g: NeuronGraph, model: CompiledGraph, what: str) -> None:
     """Raise a GraphError naming ``what`` unless ``model`` still computes ``g``."""
+    require_compiled_from(g, model, what)
     if edits_since_compile(g, model) != []:
         raise GraphError(
             f"{what}: the model does not match the graph (edited since it was compiled); recompile first"
@@ -72,12 +137,8 @@ def sync(g: NeuronGraph, model: CompiledGraph) -> None:
     """
     if not isinstance(model, CompiledGraph):
         raise GraphError(f"sync needs a module made by gn.compile, got {type(model).__name__}")
+    require_compiled_from(g, model, "sync")
     edited = edits_since_compile(g, model)
-    if edited is None:
-        raise GraphError(
-            "the model does not match the graph: it was compiled after more edits than the "
-            "graph's log holds (another graph?)"
-        )
     if edited:
         raise GraphError(
             f"the graph was edited since the model was compiled ({', '.join(dict.fromkeys(edited))}); "
