@@ -7,6 +7,7 @@ import torch
 from graphnet.core.errors import GraphError
 from graphnet.core.graph import NeuronGraph
 
+from .devices import check_float_dtype, resolve_device
 from .layout import layout_of
 from .module import DENSE_THRESHOLD, MODES, CompiledGraph
 
@@ -35,7 +36,8 @@ def compile(  # noqa: A001 - the fixed public name
     Raises
     ------
     GraphError
-        If the mode is unknown, or the graph has no input or no output.
+        If the mode is unknown, the dtype is not a floating-point one, the device is unknown
+        or not available here, or the graph has no input or no output.
 
     Examples
     --------
@@ -49,6 +51,10 @@ def compile(  # noqa: A001 - the fixed public name
         raise GraphError(f"unknown compile mode {mode!r}; expected one of {', '.join(MODES)}")
     if not 0.0 <= threshold <= 1.0:
         raise GraphError(f"threshold must lie in [0, 1], got {threshold}")
+    if not isinstance(g, NeuronGraph):
+        raise GraphError(f"compile needs a NeuronGraph, got {type(g).__name__}")
+    dtype = check_float_dtype(dtype)
+    device = resolve_device(device)
     model = CompiledGraph(layout_of(g), mode, dtype=dtype, device=device, threshold=threshold)
     model.log_mark = len(g.log)
     return model

@@ -229,6 +229,11 @@ class CompiledGraph(nn.Module):
         return buf.clone() if copy else buf
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise GraphError(
+                f"the model takes a torch.Tensor of shape (batch, {self.num_inputs}), got "
+                f"{type(x).__module__}.{type(x).__name__} (convert it: torch.as_tensor(x))"
+            )
         if x.dim() != 2 or x.shape[1] != self.num_inputs:
             raise GraphError(
                 f"the model takes (batch, {self.num_inputs}) inputs, got shape {tuple(x.shape)}"

@@ -70,3 +70,90 @@ def test_recompile_refuses_a_string_for_the_optimizer():
     g = gn.mlp([3, 4, 2], density=1.0, seed=0)
     with pytest.raises(gn.GraphError, match="optimizer must be a torch.optim.Optimizer"):
         gn.recompile(g, gn.compile(g), "adam")
+
+
+# ---------------------------------------------------------------- inputs the model refuses
+def test_predict_refuses_nan_rows_instead_of_calling_them_class_0(tmp_path):
+    from graphnet.evolution.run_files import LoadedRun
+
+    g = gn.mlp([3, 4, 2], density=1.0, seed=0)
+    prep = {"kind": "standardise", "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    run = LoadedRun(tmp_path, g, gn.compile(g).eval(), prep, None)
+    assert run.predict([[0.1, 0.2, 0.3]]).shape == (1,)
+    with pytest.raises(gn.GraphError, match=r"input row 1, feature 2 is nan"):
+        run.predict([[0.1, 0.2, 0.3], [0.0, 0.0, float("nan")]])
+    with pytest.raises(gn.GraphError, match="rows of numbers"):
+        run.predict([["a", "b", "c"]])
+
+
+def test_the_model_refuses_a_numpy_array_with_a_hint():
+    model = gn.compile(gn.mlp([3, 2], seed=0))
+    with pytest.raises(gn.GraphError, match=r"got numpy.ndarray \(convert it: torch.as_tensor"):
+        model(np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dtype": torch.int32}, "dtype must be a floating-point torch dtype"),
+        ({"dtype": np.float32}, "dtype must be a floating-point torch dtype"),
+        ({"device": "banana"}, "unknown device 'banana'"),
+        ({"device": 3.5}, "device must be a name"),
+    ],
+)
+def test_compile_refuses_a_bad_dtype_or_device(kwargs, message):
+    with pytest.raises(gn.GraphError, match=message):
+        gn.compile(gn.mlp([3, 2], seed=0), **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_compile_refuses_cuda_where_there_is_none():
+    with pytest.raises(gn.GraphError, match="CUDA is not available here"):
+        gn.compile(gn.mlp([3, 2], seed=0), device="cuda")
+
+
+# ---------------------------------------------------------------- image files
+def _npz(path, **over):
+    arrays = {
+        "x_train": np.zeros((4, 2, 2), np.uint8),
+        "y_train": np.array([0, 1, 2, 3]),
+        "x_test": np.zeros((2, 2, 2), np.uint8),
+        "y_test": np.array([1, 0]),
+    }
+    arrays.update(over)
+    np.savez(path, **arrays)
+    return path
+
+
+def test_float_labels_are_refused_unless_whole_numbers(tmp_path):
+    from graphnet.train.image_files import read_image_set
+
+    with pytest.raises(gn.GraphFileError, match=r"y_train\[0\] is 0.5, not a class number"):
+        read_image_set(_npz(tmp_path / "half.npz", y_train=np.full(4, 0.5)))
+    (_, y, _, _), _ = read_image_set(_npz(tmp_path / "whole.npz", y_train=np.arange(4.0)))
+    assert y.dtype == np.int64 and y.tolist() == [0, 1, 2, 3]
+    with pytest.raises(gn.GraphFileError, match="integer class labels"):
+        read_image_set(_npz(tmp_path / "text.npz", y_test=np.array(["a", "b"])))
+
+
+def test_an_empty_test_set_is_named(tmp_path):
+    from graphnet.train.image_files import read_image_set
+
+    empty = _npz(tmp_path / "e.npz", x_test=np.zeros((0, 2, 2), np.uint8), y_test=np.zeros(0))
+    with pytest.raises(gn.GraphFileError, match="no test images"):
+        read_image_set(empty)
+
+
+def test_an_empty_idx_test_set_is_named(tmp_path):
+    from graphnet.train.image_files import read_image_set
+
+    def idx(name, dims, payload):
+        head = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+        (tmp_path / name).write_bytes(head + bytes(payload))
+
+    idx("train-images-idx3-ubyte", (2, 2, 2), [0] * 8)
+    idx("train-labels-idx1-ubyte", (2,), [0, 1])
+    idx("t10k-images-idx3-ubyte", (0, 2, 2), [])
+    idx("t10k-labels-idx1-ubyte", (0,), [])
+    with pytest.raises(gn.GraphFileError, match="no test images"):
+        read_image_set(tmp_path)

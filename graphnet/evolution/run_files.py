@@ -54,8 +54,19 @@ class LoadedRun:
 
     @torch.no_grad()
     def predict(self, raw: Any) -> torch.Tensor:
-        """Predicted classes of raw inputs."""
-        return self.model(self.transform(raw)).argmax(1)
+        """Predicted classes of raw inputs.
+
+        Raises
+        ------
+        GraphError
+            Naming the row and feature, if an input is NaN or infinite (training refuses
+            those; a prediction from them would be a guess), or the rows have the wrong width.
+        """
+        from graphnet.train.data import check_batch
+
+        x = self.transform(raw)
+        check_batch(x, None, self.model.num_inputs)
+        return self.model(x).argmax(1)
 
 
 def load_run(run_dir: str | os.PathLike) -> LoadedRun:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from compilers.devices import resolve_device
 from graphnet.core.errors import GraphError
 from graphnet.train.classifier import accuracy
 
@@ -132,28 +133,6 @@ def evaluate(ctx: Context) -> dict:
     if "validation" in ctx.state:
         row["val_acc"] = accuracy(ctx.model, *ctx.state["validation"])
     return row
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device a config names (``training.device``), checked.
-
-    Raises
-    ------
-    GraphError
-        For an unknown name, or CUDA asked for where it is not available.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GraphError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GraphError(f"device {name!r} asked for, but CUDA is not available here; use cpu")
-    return device
 
 
 def data_on(device: torch.device, data, validation=None):

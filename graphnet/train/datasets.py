@@ -108,7 +108,10 @@ def preprocess(raw, preprocessing: dict) -> torch.Tensor:
     """
     if preprocessing.get("kind") != "standardise":
         raise GraphError(f"unknown preprocessing kind {preprocessing.get('kind')!r}")
-    x = np.asarray(raw, dtype=np.float32)
+    try:
+        x = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise GraphError(f"raw inputs must be rows of numbers ({err})") from None
     if x.ndim > 2:
         x = x.reshape(len(x), -1)
     features = len(preprocessing["mean"])

@@ -160,6 +160,8 @@ def read_image_set(
         raise GraphFileError(f"{path}: not found; nothing is downloaded")
     for split in ("train", "test"):
         xs, ys = arrays[f"x_{split}"], arrays[f"y_{split}"].ravel()
+        if len(xs) == 0:
+            raise GraphFileError(f"{described[f'x_{split}']}: no {split} images (an empty set)")
         if len(xs) != len(ys):
             raise GraphFileError(
                 f"{described[f'x_{split}']}: {len(xs)} {split} images but "
@@ -171,8 +173,14 @@ def read_image_set(
             f"{described['x_test']}: test images have {x_te.shape[1]} pixels, "
             f"training images {x_tr.shape[1]}"
         )
+    for k in ("x_train", "x_test"):
+        x = arrays[k]
+        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise GraphFileError(f"{described[k]}: {k} must hold numbers, got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise GraphFileError(f"{described[k]}: {k} holds a NaN or infinite pixel")
     for k in ("y_train", "y_test"):
-        y = arrays[k]
+        arrays[k] = y = _integer_labels(arrays[k], described[k], k)
         if y.size and (y.min() < 0 or y.max() >= classes):
             raise GraphFileError(
                 f"{described[k]}: labels must lie in 0..{classes - 1}, got {y.min()}..{y.max()}"
@@ -182,6 +190,23 @@ def read_image_set(
     source["pixel_range"] = pixel_range
     source["image_shape"] = list(arrays["x_train"].shape[1:])
     return (x_tr, arrays["y_train"].ravel(), x_te, arrays["y_test"].ravel()), source
+
+
+def _integer_labels(y: np.ndarray, where: Path, name: str) -> np.ndarray:
+    """``y`` as int64 class labels; float labels are accepted only when every one is a whole
+    number (``3.0``), never truncated (``0.5`` is not class 0)."""
+    if np.issubdtype(y.dtype, np.integer):
+        return y.astype(np.int64, copy=False)
+    if not np.issubdtype(y.dtype, np.floating):
+        raise GraphFileError(f"{where}: {name} must hold integer class labels, got dtype {y.dtype}")
+    flat = y.ravel()
+    bad = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
+    if bad.size:
+        i = int(bad[0])
+        raise GraphFileError(
+            f"{where}: {name}[{i}] is {flat[i]}, not a class number; labels must be whole numbers"
+        )
+    return y.astype(np.int64)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
