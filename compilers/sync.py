@@ -47,7 +47,10 @@ def structure_mismatch(g: NeuronGraph, model: CompiledGraph) -> str | None:
     """
     eids, src, dst = model.edge_endpoints()
     pos, found = find_sorted(g.edge_attr("id"), eids)
-    g_src, g_dst = g.edge_attr("src")[pos], g.edge_attr("dst")[pos]
+    if g.num_edges:
+        g_src, g_dst = g.edge_attr("src")[pos], g.edge_attr("dst")[pos]
+    else:
+        g_src = g_dst = np.full(eids.size, -1, np.int64)
     wrong = np.flatnonzero(found & ((g_src != src) | (g_dst != dst)))
     if wrong.size:
         i = int(wrong[0])

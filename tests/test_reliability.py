@@ -157,3 +157,65 @@ def test_an_empty_idx_test_set_is_named(tmp_path):
     idx("t10k-labels-idx1-ubyte", (0,), [])
     with pytest.raises(gn.GraphFileError, match="no test images"):
         read_image_set(tmp_path)
+
+
+# ---------------------------------------------------------------- no silent coercion
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: gn.from_edges([0.7, 1.2], [2.9, 2.5], [1.0, 1.0]), r"integer ids.*0\.7"),
+        (lambda: gn.from_edges(["0", "1"], ["2", "2"], [1.0, 1.0]), "integer ids"),
+        (lambda: gn.from_edges([True], [False], [1.0]), "integer ids"),
+        (lambda: gn.from_edges([-1], [2], [1.0]), "negative neuron id -1"),
+        (lambda: gn.from_edges([0], [2**40], [1.0]), "above the largest id"),
+        (lambda: gn.from_edges([0], [1], [1.0], num_neurons="3"), "num_neurons must be an integer"),
+        (lambda: gn.from_edges([0], [1], ["0.5"]), "weight must be numbers"),
+        (lambda: gn.mlp([2.5, 2]), r"level width must be an integer, got 2\.5"),
+        (lambda: gn.mlp([True, 2]), "level width must be an integer, got True"),
+        (lambda: gn.mlp("32"), "sequence of level widths"),
+        (lambda: gn.mlp([3, 2], density="0.5"), "density must be a number"),
+        (lambda: gn.mlp([3, 2], density=float("nan")), r"density must lie in \(0, 1\]"),
+        (lambda: gn.mlp([3, 2], seed="abc"), "seed must be an integer, got 'abc'"),
+        (lambda: gn.mlp([3, 2], seed=-1), "seed must be 0 or more, got -1"),
+    ],
+)
+def test_constructors_refuse_what_they_would_have_coerced(build, message):
+    with pytest.raises(gn.GraphError, match=message):
+        build()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda g: g.add_neuron(level="1"), "level must be numbers, got '1'"),
+        (lambda g: g.add_neuron(level=True), "level must be numbers"),
+        (lambda g: g.add_neuron(level=1, bias="0.1"), "bias must be numbers"),
+        (lambda g: g.add_edge(0, 3, weight="0.5"), "weight must be numbers"),
+        (lambda g: g.add_edge(0, 3, weight=None), r"weight must be numbers, got \[None\]"),
+        (lambda g: g.set_edge_attr("weight", [0], ["1"]), "must be numbers"),
+    ],
+)
+def test_edits_refuse_strings_booleans_and_none_and_leave_the_graph(edit, message):
+    g = gn.mlp([3, 4, 2], density=1.0, seed=0)
+    before = g.copy()
+    with pytest.raises(gn.GraphError, match=message):
+        edit(g)
+    assert g.equals(before) and len(g.log) == len(before.log)
+
+
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"network": {"hidden": [True]}}, r"network\.hidden\.0: .*integer, got True"),
+        ({"network": {"hidden": ["64"]}}, r"network\.hidden\.0: .*integer, got '64'"),
+        ({"network": {"density": "0.5"}}, r"network\.density: .*number, got '0\.5'"),
+        ({"training": {"batch_size": 0}}, r"batch_size must be at least 1"),
+        ({"training": {"batch_size": True}}, r"training\.batch_size"),
+        ({"seed": 1.5}, r"seed: .*integer"),
+    ],
+)
+def test_a_config_refuses_what_it_would_have_coerced(section, message):
+    from graphnet.evolution.config import as_config
+
+    with pytest.raises(gn.GraphError, match=message):
+        as_config(section)

@@ -12,7 +12,7 @@ from .errors import GraphError
 from .graph import NeuronGraph
 from .keyindex import MAX_NEURON_ID
 from .levels import longest_path_levels
-from .schema import EDGE_DTYPES, NEURON_DTYPES, as_values
+from .schema import EDGE_DTYPES, NEURON_DTYPES, as_ids, as_int, as_numbers, as_values
 from .validate import check_graph
 from .vocab import ACTIVATIONS, HIDDEN, INPUT, OUTPUT, ROLES
 
@@ -167,11 +167,11 @@ def build_graph(
         act = np.where(rc == HIDDEN, ACTIVATIONS.index("relu"), 0).astype(np.int8)
     else:
         act = _codes(activation, ACTIVATIONS, "activation", ids)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_int(seed, "seed", lo=0))
     if weight is None:
         w = init_weights(dpos, n, rng)
     else:
-        w = np.asarray(weight, np.float64)
+        w = as_numbers(weight, "weight")
         if w.shape != src.shape:
             raise GraphError(f"weight has shape {w.shape}, expected {src.shape}")
         if draw_missing:
@@ -289,6 +289,20 @@ def _scatter(size: int, ids: np.ndarray, vals: np.ndarray, dtype, fill) -> np.nd
     return out
 
 
+def _endpoint_ids(x: Any, what: str) -> np.ndarray:
+    """Edge endpoints as int64 neuron ids in ``0..MAX_NEURON_ID``, checked before anything
+    is allocated for them (floats and strings are refused, not truncated or parsed)."""
+    arr = np.asarray(x)
+    ids = as_ids(arr.ravel() if arr.ndim > 1 else arr, what)
+    if ids.size:
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0:
+            raise GraphError(f"{what} holds the negative neuron id {lo}; ids start at 0")
+        if hi > MAX_NEURON_ID:
+            raise GraphError(f"{what} holds neuron id {hi}, above the largest id {MAX_NEURON_ID}")
+    return ids
+
+
 def from_edges(
     src: Any,
     dst: Any,
@@ -326,9 +340,11 @@ def from_edges(
     >>> g.inputs, g.outputs, g.neuron_attr("level").tolist()
     ([0, 1], [3], [0, 0, 1, 2])
     """
-    src, dst = np.asarray(src, np.int64).ravel(), np.asarray(dst, np.int64).ravel()
+    src, dst = _endpoint_ids(src, "src"), _endpoint_ids(dst, "dst")
     top = int(max(src.max(initial=-1), dst.max(initial=-1))) + 1
-    num = top if num_neurons is None else int(num_neurons)
+    num = top if num_neurons is None else as_int(num_neurons, "num_neurons", lo=0)
+    if num - 1 > MAX_NEURON_ID:
+        raise GraphError(f"num_neurons={num} exceeds the largest neuron id {MAX_NEURON_ID} + 1")
     if num < top:
         raise GraphError(f"num_neurons={num} but the edges name neuron {top - 1}")
     return build_graph(

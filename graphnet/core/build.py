@@ -10,6 +10,7 @@ from .assemble import assemble, init_weights
 from .errors import GraphError
 from .graph import NeuronGraph
 from .keyindex import MAX_NEURON_ID
+from .schema import as_int, as_real
 from .vocab import HIDDEN, INPUT, OUTPUT, activation_code
 
 __all__ = ["mlp"]
@@ -120,24 +121,26 @@ def mlp(
     >>> g.num_edges, g.num_levels
     (2033, 3)
     """
-    sizes = [int(s) for s in sizes]
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence | np.ndarray):
+        raise GraphError(f"mlp sizes must be a sequence of level widths, got {sizes!r}")
+    sizes = [as_int(s, "mlp: every level width") for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise GraphError(f"mlp needs at least two levels of at least one neuron, got sizes {sizes}")
     dens = (
-        [float(density)] * (len(sizes) - 1)
+        [as_real(density, "density")] * (len(sizes) - 1)
         if np.ndim(density) == 0
-        else [float(d) for d in density]
+        else [as_real(d, "density") for d in density]
     )
     if len(dens) != len(sizes) - 1:
         raise GraphError(f"{len(dens)} densities given for {len(sizes) - 1} level pairs")
     for d in dens:
-        if not 0.0 < d <= 1.0:
+        if not 0.0 < d <= 1.0:  # NaN fails this too
             raise GraphError(f"density must lie in (0, 1], got {d}")
     hid, out = activation_code(activation), activation_code(output_activation)
     total = sum(sizes)
     if total - 1 > MAX_NEURON_ID:
         raise GraphError(f"{total} neurons exceed the largest id {MAX_NEURON_ID}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_int(seed, "seed", lo=0))
     offsets = np.concatenate(([0], np.cumsum(sizes)))
     ks = [
         min(n_in * n_out, max(n_out, round(d * n_in * n_out)))

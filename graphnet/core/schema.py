@@ -14,6 +14,9 @@ __all__ = [
     "TagValue",
     "MAX_INT_VALUE",
     "as_ids",
+    "as_int",
+    "as_numbers",
+    "as_real",
     "as_values",
     "forget_tags",
 ]
@@ -40,7 +43,8 @@ MAX_INT_VALUE = 1 << 53
 
 
 def as_ids(x: Any, what: str) -> np.ndarray:
-    """A 1-d int64 array of ids, or a GraphError naming ``what``.
+    """A 1-d int64 array of ids, or a GraphError naming ``what`` (floats, strings and
+    booleans are refused, never truncated or parsed).
 
     Examples
     --------
@@ -52,9 +56,67 @@ def as_ids(x: Any, what: str) -> np.ndarray:
         return np.empty(0, np.int64)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
         raise GraphError(
-            f"{what} must be a 1-d sequence of integer ids, got {arr.dtype} of shape {arr.shape}"
+            f"{what} must be a 1-d sequence of integer ids, got {arr.dtype} of shape "
+            f"{arr.shape} (first: {arr.ravel()[0]!r})"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def as_numbers(x: Any, what: str) -> np.ndarray:
+    """``x`` as float64 if it holds integers or floats only: a string (``"0.5"``), a boolean,
+    None or a mixed list is refused, never coerced.
+
+    Examples
+    --------
+    >>> as_numbers([1, 0.5], "weight").tolist()
+    [1.0, 0.5]
+    >>> as_numbers("0.5", "weight")
+    Traceback (most recent call last):
+    ...
+    graphnet.core.errors.GraphError: weight must be numbers, got '0.5'
+    """
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is None or raw.dtype.kind not in "iuf":
+        shown = repr(x) if len(repr(x)) <= 40 else f"{type(x).__name__} {repr(x)[:40]}..."
+        raise GraphError(f"{what} must be numbers, got {shown}")
+    return raw.astype(np.float64, copy=False)
+
+
+def as_int(x: Any, what: str, lo: int | None = None) -> int:
+    """``x`` as a Python int if it is an integer (not a bool, a float or a string) of at
+    least ``lo``, else a GraphError naming ``what``.
+
+    Examples
+    --------
+    >>> as_int(np.int64(3), "seed", lo=0)
+    3
+    >>> as_int(2.5, "size")
+    Traceback (most recent call last):
+    ...
+    graphnet.core.errors.GraphError: size must be an integer, got 2.5
+    """
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+        raise GraphError(f"{what} must be an integer, got {x!r}")
+    if lo is not None and x < lo:
+        raise GraphError(f"{what} must be {lo} or more, got {int(x)}")
+    return int(x)
+
+
+def as_real(x: Any, what: str) -> float:
+    """``x`` as a float if it is a real number (an int or a float, not a bool or a string),
+    else a GraphError naming ``what``.
+
+    Examples
+    --------
+    >>> as_real(1, "density")
+    1.0
+    """
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise GraphError(f"{what} must be a number, got {x!r}")
+    return float(x)
 
 
 def as_values(x: Any, n: int, dtype: type, what: str) -> np.ndarray:
@@ -65,10 +127,7 @@ def as_values(x: Any, n: int, dtype: type, what: str) -> np.ndarray:
     >>> as_values(0.5, 2, np.float32, "weight").tolist()
     [0.5, 0.5]
     """
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise GraphError(f"{what} must be numbers, got {type(x).__name__}") from None
+    arr = as_numbers(x, what)
     if dtype is np.int64:
         whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) <= MAX_INT_VALUE)
         if not whole.all():

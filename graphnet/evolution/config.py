@@ -58,7 +58,8 @@ RULE_NAMES = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    # strict: no silent coercion (a YAML `true` is not the width 1, a quoted "0.5" not 0.5)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, strict=True)
 
 
 class NetworkConfig(_Model):
@@ -111,6 +112,14 @@ class TrainingConfig(_Model):
     batch_size: int | Literal["auto"] = Field(
         default=64, description="rows per step; auto: the largest power of two that fits memory"
     )
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"batch_size must be at least 1 (or auto), got {v}")
+        return v
+
     device: str = Field(default="cpu", description="cpu, cuda or cuda:N")
     lr_schedule: Literal[
         "none", "recommended", "cascade", "dual", "age", "components", "pretrained",

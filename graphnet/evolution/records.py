@@ -200,6 +200,8 @@ def explain(err: ValidationError) -> str:
     for e in err.errors(include_url=False):
         where = ".".join(str(p) for p in e["loc"])
         what = e["msg"].removeprefix("Value error, ").replace("Invalid JSON", "invalid JSON")
+        if e["type"] in ("int_type", "float_type", "string_type", "bool_type", "list_type"):
+            what += f", got {e['input']!r}"  # the strict types: name what was given
         parts.append(f"{where}: {what}" if where else what)
     return "; ".join(parts)
 
