@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -33,14 +34,49 @@ def _widths(text: str) -> list[int]:
 
 
 def _budget(text: str) -> tuple[str, float]:
+    """``("count", n)`` for a whole number of parameters, ``("share", f)`` for ``N%``."""
+    share = text.strip().endswith("%")
     try:
-        if text.endswith("%"):
-            return "share", float(text[:-1]) / 100.0
-        return "count", float(text)
+        value = float(text.strip()[:-1] if share else text)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(
             f"expected a parameter count or a share like 20%, got {text!r}"
-        ) from None
+        )
+    if share:
+        if not 0 < value <= 100:
+            raise argparse.ArgumentTypeError(f"a budget share lies in (0%, 100%], got {text!r}")
+        return "share", value / 100.0
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(
+            f"a budget count is a whole number of parameters, 1 or more; got {text!r}"
+        )
+    return "count", value
+
+
+def _density(text: str) -> float:
+    """A density: a finite number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a density in (0, 1], got {text!r}")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a density lies in (0, 1], got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    """A whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {text!r}")
+    return value
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -50,9 +86,11 @@ def _data_args(p: argparse.ArgumentParser) -> None:
         "--data-path", default=None, help="IDX directory or .npz for mnist / fashion-mnist"
     )
     p.add_argument("--hidden", type=_widths, default=None, help="hidden widths, e.g. 256,128")
-    p.add_argument("--epochs", type=int, default=None, help="epoch limit")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="epoch limit")
     p.add_argument("--seed", type=int, default=None, help="default 0 (or the --config file's)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--device", default=None, help="cpu (default, or the --config file's), cuda or cuda:N"
+    )
     p.add_argument(
         "--out",
         type=Path,
@@ -81,7 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     _data_args(grow)
     grow.add_argument("--preset", default="grow", help="grow (default), seeds, cliff, indefinite")
     grow.add_argument(
-        "--density", type=float, default=None, help="seed density (share of the dense MLP's edges)"
+        "--density",
+        type=_density,
+        default=None,
+        help="seed density (share of the dense MLP's edges)",
     )
     grow.add_argument(
         "--rules",
@@ -103,11 +144,14 @@ def _parser() -> argparse.ArgumentParser:
     _data_args(train)
     train.add_argument("--method", required=True, choices=["dense", "random", "set", "rigl"])
     train.add_argument(
-        "--density", type=float, default=None, help="share of the dense MLP's edges (not for dense)"
+        "--density",
+        type=_density,
+        default=None,
+        help="share of the dense MLP's edges (not for dense)",
     )
     train.add_argument(
         "--ddp",
-        type=int,
+        type=_positive_int,
         default=None,
         metavar="N",
         help="train on N processes (torch.distributed)",
@@ -184,7 +228,7 @@ def _parser() -> argparse.ArgumentParser:
     _data_args(mr)
     mr.add_argument("--factors", type=_widths, default=[2, 1],
                     help="downsampling factors, coarse to fine, ending in 1 (default 2,1)")  # fmt: skip
-    mr.add_argument("--density", type=float, default=None,
+    mr.add_argument("--density", type=_density, default=None,
                     help="seed density (default 0.1, or the --config file's)")  # fmt: skip
 
     info = sub.add_parser("info", help="print a summary of a saved graph")
@@ -222,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _overrides(args) -> dict:
     # only what the user said: a --config file's values stand unless a flag overrides them
-    over: dict = {"progress": not args.no_progress, "training": {"device": args.device}}
+    over: dict = {}
+    if args.no_progress:
+        over["progress"] = False
+    if args.device is not None:
+        over["training"] = {"device": args.device}
     if args.seed is not None:
         over["seed"] = args.seed
     if args.dataset is not None:
@@ -318,7 +366,7 @@ def _train(args) -> int:
 
     cfg = _config(args, "grow")
     out = args.out or _free_run_dir(Path("runs") / f"{args.method}-{args.dataset}-s{args.seed}")
-    if args.ddp:
+    if args.ddp is not None:
         return _train_ddp(args, cfg, out)
     density = args.density
     if density is None and args.method != "dense":
@@ -341,7 +389,9 @@ def _train_ddp(args, cfg, out: Path) -> int:
 
     if args.method not in ("dense", "random"):
         raise ValueError("--ddp trains a fixed structure: use --method dense or random")
-    density = 1.0 if args.method == "dense" else (args.density or cfg.network.density)
+    density = args.density if args.density is not None else cfg.network.density
+    if args.method == "dense":
+        density = 1.0
     cfg = cfg.model_copy(update={"network": cfg.network.model_copy(update={"density": density})})
     data, _ = load_data(cfg)
     g = seed_network(cfg, data.num_features, data.num_classes)

@@ -189,7 +189,7 @@ def test_help_of_every_command():
         capture_output=True,
         text=True,
     )
-    assert bad.returncode == 2 and "invalid int value" in bad.stderr
+    assert bad.returncode == 2 and "expected a whole number" in bad.stderr
 
 
 def test_sparsity_ladder_plan():

@@ -219,3 +219,14 @@ def test_a_config_refuses_what_it_would_have_coerced(section, message):
 
     with pytest.raises(gn.GraphError, match=message):
         as_config(section)
+
+
+def test_edge_gradients_refuses_a_batch_with_nan():
+    g = gn.mlp([3, 4, 2], density=0.5, seed=0)
+    model = gn.compile(g)
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    ranked = gn.edge_gradients(g, model, (x, y), torch.nn.functional.cross_entropy)
+    assert np.isfinite(ranked["grad"]).all() and ranked["grad"].size
+    x[5, 1] = float("nan")
+    with pytest.raises(gn.GraphError, match=r"edge_gradients: input row 5, feature 1 is nan"):
+        gn.edge_gradients(g, model, (x, y), torch.nn.functional.cross_entropy)

@@ -198,6 +198,7 @@ def evolve(
     (3, True)
     """
     config = as_config(config)
+    device = resolve_device(config.training.device)  # checked before any file is written
     run_dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="graphnet-run-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     store = RunStore(run_dir, sinks=_sinks(run_dir, config))
@@ -222,7 +223,6 @@ def evolve(
     data, validation = load_data(config, data)
     for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
         check_batch(x, y, data.num_features, data.num_classes)
-    device = resolve_device(config.training.device)
     data, validation = data_on(device, data, validation)
     rules = rules if rules is not None else [make_rule(r.name, **r.options) for r in config.rules]
     analyzers = analyzers if analyzers is not None else make_analyzers(rules)

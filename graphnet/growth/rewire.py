@@ -170,11 +170,18 @@ def edge_gradients(
     from compilers.sync import require_current
     from graphnet.core.vocab import ACTIVATIONS
 
+    from graphnet.train.data import check_batch
+
     x, y = batch
-    if x.dim() != 2 or x.shape[1] != model.num_inputs:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != model.num_inputs:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise GraphError(
-            f"edge_gradients: the model takes (batch, {model.num_inputs}) inputs, got {tuple(x.shape)}"
+            f"edge_gradients: the model takes (batch, {model.num_inputs}) tensor inputs, got {shape}"
         )
+    try:
+        check_batch(x, None, model.num_inputs)  # a NaN would rank every candidate at NaN
+    except GraphError as err:
+        raise GraphError(f"edge_gradients: {err}") from None
     require_current(g, model, "edge_gradients")
     plans = model._plan()
     values, bias = model.values.detach(), model.bias.detach()
@@ -196,6 +203,11 @@ def edge_gradients(
                 )
         h.append(out)
     loss = loss_fn(h[-1].t(), y)
+    if not torch.isfinite(loss.detach()):
+        raise GraphError(
+            f"edge_gradients: the loss is {float(loss)} (are the model's weights finite?); "
+            "no gradient to rank"
+        )
     grads_z = torch.autograd.grad(loss, zs)
     H = torch.cat(h, 0).detach()
     parts_s, parts_d, parts_g = [], [], []
