@@ -169,7 +169,6 @@ def edge_gradients(
     from compilers.level_stack import csr_tensor
     from compilers.sync import require_current
     from graphnet.core.vocab import ACTIVATIONS
-
     from graphnet.train.data import check_batch
 
     x, y = batch
