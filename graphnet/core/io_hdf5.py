@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic_hdf5 import atomic_hdf5
 from .editlog import KNOWN_OPS, EditLog, EditRecord
 from .errors import GraphError, GraphFileError
 from .keyindex import MAX_NEURON_ID
@@ -75,9 +75,7 @@ def save(g: NeuronGraph, path: str | os.PathLike) -> None:
     >>> gn.load(path).equals(g)
     True
     """
-    import h5py
-
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_hdf5(path) as f:
         write_graph(f, g)
 
 

@@ -45,6 +45,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from graphnet.core.atomic import atomic_path
+from graphnet.core.atomic_hdf5 import atomic_hdf5
 from graphnet.core.errors import GraphError, GraphFileError
 
 from .records import EpochMetrics, GrowthEvent, read_jsonl
@@ -395,9 +396,7 @@ def _h5_matches(path: Path, rows: list[EpochMetrics]) -> bool:
 
 
 def _h5_rebuild(path: Path, rows: list[EpochMetrics]) -> None:
-    import h5py
-
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_hdf5(path) as f:
         f.attrs["source"] = "metrics.jsonl"
         for name, dtype in _H5_FIELDS.items():
             data = np.array([getattr(r, name) for r in rows], dtype)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from graphnet.core.atomic import atomic_path
+from graphnet.core.atomic_hdf5 import atomic_hdf5
 from graphnet.core.editlog import EditRecord, replay
 from graphnet.core.errors import GraphError, GraphFileError
 from graphnet.core.graph import NeuronGraph
@@ -210,7 +210,6 @@ class SnapshotStore:
         --------
         See :class:`SnapshotStore`.
         """
-        import h5py
 
         epoch, step = _whole(epoch, "snapshot epoch"), _whole(step, "snapshot step")
         for name, v in (("phase", phase), ("reason", reason)):
@@ -239,7 +238,7 @@ class SnapshotStore:
             **({} if delta is None else delta.counts()),
         )
         meta = {k: v for k, v in asdict(info).items() if k != "path"}
-        with atomic_path(info.path) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_hdf5(info.path) as f:
             f.attrs.update({"format": SNAPSHOT_FORMAT, "version": _VERSION})
             f.attrs["info"] = json.dumps(meta)
             if delta is None:
