@@ -11,8 +11,6 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 import graphnet as gn
 
 
