@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -254,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader went away (graphnet info f.h5 | head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the final flush does not fail again
+        return 0
     except (GraphError, OSError, ValueError) as err:  # bad input: one line, no traceback
         if args.debug:
             raise
@@ -321,7 +326,13 @@ def _grow(args) -> int:
 
     cfg = _config(args, args.preset)
     out = args.out or _free_run_dir(Path("runs") / f"grow-{args.dataset}-s{args.seed}")
+    title = f"graphnet grow: {args.dataset}, seed {args.seed}"
     if (out / "summary.json").is_file() and not args.fresh:
+        if not args.no_report and not (out / "report" / "report.md").is_file():
+            # finished, but killed while writing its report: write the report only
+            path = report([out], out / "report", title=title)
+            print(f"graphnet grow: {out} holds a finished run without its report; wrote {path}")
+            return 0
         raise FileExistsError(
             f"{out} holds a finished run; pass --fresh to redo it or --out elsewhere"
         )
@@ -344,9 +355,7 @@ def _grow(args) -> int:
     )
     print(f"  network         {run.graph!r}")
     if not args.no_report:
-        path = report(
-            [out], out / "report", title=f"graphnet grow: {args.dataset}, seed {args.seed}"
-        )
+        path = report([out], out / "report", title=title)
         print(f"  report          {path}")
     return 0
 
@@ -425,6 +434,7 @@ def _report(args) -> int:
         if not found:
             raise FileNotFoundError(f"{d}: no finished graphnet run (summary.json) in it")
         runs.extend(found)
+    runs = list(dict.fromkeys(p.resolve() for p in runs))  # a run named twice counts once
     path = report(runs, args.out, title=args.title, html=args.html)
     print(f"wrote {path} ({len(runs)} runs)")
     return 0
@@ -562,6 +572,7 @@ def _multires(args) -> int:
 
 def _graph_file(args) -> int:
     import graphnet as gn
+    from graphnet.core.errors import GraphError
 
     g = gn.load(args.file)
     if args.command == "info":
@@ -573,8 +584,11 @@ def _graph_file(args) -> int:
     elif args.command == "check":
         print(f"{args.file}: ok ({g!r})")  # load() already ran g.check()
     else:
-        gn.write_graphml(g, args.out)
-        print(f"wrote {args.out}")
+        out = Path(args.out)
+        if out.exists() and out.resolve() == Path(args.file).resolve():
+            raise GraphError(f"{args.out} is the input file; write the GraphML elsewhere")
+        gn.write_graphml(g, out)
+        print(f"wrote {out}")
     return 0
 
 

@@ -225,6 +225,9 @@ def load(path: str | os.PathLike) -> NeuronGraph:
     import h5py
 
     path = Path(path)
+    if path.is_dir():
+        hint = " (a run directory: its graph is final.h5)" if (path / "final.h5").is_file() else ""
+        raise GraphFileError(f"{path}: a directory, not a graph file{hint}")
     if not path.is_file():
         raise GraphFileError(f"{path}: no such file")
     with _file_errors(path), h5py.File(path, "r") as f:

@@ -10,6 +10,7 @@ previous checkpoint or the new one, never a half-written one.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,22 @@ def save_checkpoint(
     return where
 
 
+def _inside(run_dir: Path, named: object, pointer: Path) -> Path:
+    """The resume point ``named`` if it is one of this run's (``checkpoints/epoch_<n>``)."""
+    parts = Path(named).parts if isinstance(named, str) else ()
+    if (
+        len(parts) != 2
+        or parts[0] != "checkpoints"
+        or not re.fullmatch(r"epoch_\d+", parts[1])
+        or not (run_dir / "checkpoints").resolve() == (run_dir / named).resolve().parent
+    ):
+        raise GraphFileError(
+            f"{pointer}: names {named!r}, not a resume point of this run (checkpoints/epoch_<n>); "
+            "a pointer into another run is not followed"
+        )
+    return run_dir / named
+
+
 def load_checkpoint(run_dir: Path) -> tuple[NeuronGraph, dict, dict] | None:
     """``(graph, {"model": ..., "optimizer": ...}, loop_state)`` of the last resume point, or
     None if the run has none.
@@ -67,9 +84,10 @@ def load_checkpoint(run_dir: Path) -> tuple[NeuronGraph, dict, dict] | None:
     if not pointer.is_file():
         return None
     try:
-        where = Path(run_dir) / json.loads(pointer.read_text())["path"]
-    except (ValueError, KeyError) as err:
+        named = json.loads(pointer.read_text())["path"]
+    except (ValueError, KeyError, TypeError) as err:
         raise GraphFileError(f"{pointer}: not a checkpoint pointer ({err})") from None
+    where = _inside(Path(run_dir), named, pointer)
     g = load(where / "graph.h5")
     try:
         state = torch.load(where / "state.pt", weights_only=False)

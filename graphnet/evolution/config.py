@@ -325,6 +325,15 @@ class EvolutionConfig(_Model):
         return load_config(path)
 
 
+def _one_line(err: Exception) -> str:
+    """A YAML or JSON parse error in one line: what went wrong, and where (1-based)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(err).split())
+
+
 def load_config(path: str | os.PathLike) -> EvolutionConfig:
     """Read an :class:`EvolutionConfig` from YAML or JSON.
 
@@ -347,7 +356,7 @@ def load_config(path: str | os.PathLike) -> EvolutionConfig:
         else:
             data = json.loads(text)
     except Exception as err:  # yaml.YAMLError / json.JSONDecodeError
-        raise GraphFileError(f"{path}: not a valid config file ({err})") from None
+        raise GraphFileError(f"{path}: not a valid config file ({_one_line(err)})") from None
     if not isinstance(data, dict):
         raise GraphFileError(
             f"{path}: a config must be a mapping of fields, got {type(data).__name__}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from .config import EvolutionConfig, as_config, result_settings
 from .economy import Economy, growth_gate
 from .protocols import Context, parameter_count, seed_for
 from .rules import make_rule
+from .run_lock import run_lock
 from .run_store import RunStore, clear_run
 from .snapshots import SnapshotStore, should_snapshot
 from .tournament import select
@@ -200,7 +202,12 @@ def evolve(
     config = as_config(config)
     device = resolve_device(config.training.device)  # checked before any file is written
     run_dir = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="graphnet-run-"))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(run_dir):  # one writer per run directory
+        return _evolve_in(run_dir, config, device, resume, rules, analyzers, trainer, data)
+
+
+def _evolve_in(run_dir: Path, config: EvolutionConfig, device, resume: bool, rules, analyzers,
+               trainer, data) -> Run:  # fmt: skip
     store = RunStore(run_dir, sinks=_sinks(run_dir, config))
     status = store.read_status()
     point = load_checkpoint(run_dir) if resume else None
@@ -247,6 +254,13 @@ def evolve(
         optimizer = make_optimizer(model, config.training)
         optimizer.load_state_dict(states["optimizer"])
         store.truncate_after(loop["epoch"] - 1)
+        lost = store.restore(loop["history"], loop["events"])
+        if any(lost):
+            warnings.warn(
+                f"{run_dir}: metrics.jsonl / events.jsonl lacked {lost[0]} epochs / {lost[1]} "
+                "events of the resume point (removed or cut?); rewritten from it",
+                stacklevel=2,
+            )
         _drop_snapshots_after(run_dir / "snapshots", loop["epoch"] - 1)
     store.mark("running")
     snapshots = SnapshotStore(run_dir / "snapshots", config.snapshots.full_every)

@@ -261,6 +261,42 @@ class RunStore:
         self._sync_h5(rows)
         return dropped
 
+    def restore(
+        self, history: list[Mapping[str, Any]], events: list[Mapping[str, Any]]
+    ) -> tuple[int, int]:
+        """Make ``metrics.jsonl`` and ``events.jsonl`` hold exactly ``history`` and ``events``
+        (a resume point's copies), rewriting a file only where it differs; return how many
+        rows and events the files lacked (removed or cut files lose nothing on resume).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> store = RunStore(tempfile.mkdtemp())
+        >>> row = dict(step=0, loss=1.0, train_acc=0.5, test_acc=0.5, edges=1, neurons=2,
+        ...            parameters=3, density=0.5, phase="grow", wall_time=0.0)
+        >>> store.restore([{**row, "epoch": 0}, {**row, "epoch": 1}], [])
+        (2, 0)
+        >>> [m.epoch for m in store.metrics()], store.restore([{**row, "epoch": 0}, {**row, "epoch": 1}], [])
+        ([0, 1], (0, 0))
+        """
+        self._close_files()
+        lacked = []
+        for name, model, want in (
+            ("metrics.jsonl", EpochMetrics, history),
+            ("events.jsonl", GrowthEvent, events),
+        ):
+            records = [model.model_validate(r) for r in want]
+            have, torn = read_jsonl(self._path(name), model)
+            lacked.append(max(len(records) - len(have), 0))
+            if have != records or torn:
+                _write_atomic(
+                    self._path(name), "".join(r.model_dump_json() + "\n" for r in records)
+                )
+        rows = self.metrics()
+        self._last_epoch = rows[-1].epoch if rows else None
+        self._sync_h5(rows)
+        return lacked[0], lacked[1]
+
     def close(self) -> None:
         """Close the files and the sinks. Logging afterwards raises :class:`GraphError`."""
         self._close_files()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from graphnet.core.atomic import atomic_path
-from graphnet.core.errors import GraphError
+from graphnet.core.errors import GraphError, GraphFileError
 from graphnet.evolution.records import (
     EpochMetrics,
     GrowthEvent,
@@ -55,7 +55,13 @@ class _Run:
 
 def _read_run(path: Path) -> _Run:
     summary = read_summary(path)  # GraphFileError naming the directory when missing
-    metrics, _ = read_jsonl(path / "metrics.jsonl", EpochMetrics)
+    metrics, torn = read_jsonl(path / "metrics.jsonl", EpochMetrics)
+    if (metrics or torn) and len(metrics) != summary.epochs:
+        raise GraphFileError(
+            f"{path / 'metrics.jsonl'}: {len(metrics)} epochs, but summary.json counts "
+            f"{summary.epochs} (the file was cut or edited); a report from it would plot "
+            "other epochs than its table counts"
+        )
     events, _ = read_jsonl(path / "events.jsonl", GrowthEvent)
     return _Run(path, summary, metrics, events)
 
